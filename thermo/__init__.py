@@ -1,0 +1,1 @@
+"""thermo: differentiable finite-volume solver for data-center cooling."""

@@ -1,0 +1,1 @@
+"""Physical terms on the staggered grid: they see grids and fields only."""

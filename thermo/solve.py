@@ -1,0 +1,402 @@
+"""Time stepping and the steady and transient drivers.
+
+One step (explicit Euler; ``scheme="rk2"`` averages two of them, Heun's SSP
+second-order Runge-Kutta):
+
+1. eddy viscosity from the current velocity (zero-equation model);
+2. momentum predictor u* = u + dt (advection + diffusion + buoyancy + sources),
+   resistances applied point-implicitly, closed faces set to zero, boundary
+   faces set from the boundary conditions;
+3. projection: pressure from the variable-coefficient Poisson equation
+   (multigrid-preconditioned CG warm-started from the last pressure), then
+   u = u* - dt grad p;
+4. temperature and tracers advanced with the new face fluxes.
+
+The drivers run compiled chunks of steps (``lax.while_loop``) and come back
+to the host only between chunks, to report progress and test convergence.
+"""
+
+from __future__ import annotations
+
+import math
+import time as _time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from .fields import State, cell_centred_velocity, initial_state
+from .grid import AXES, Grid
+from .operators import LIMITERS, pad, take
+from .physics import poisson
+from .physics.momentum import momentum_tendency
+from .physics.projection import divergence, face_volume_flux, pressure_operator, project
+from .physics.scalar import ScalarBoundary, transport_tendency
+from .physics.turbulence import MODELS, eddy_viscosity, wall_distance
+from .problem import Problem
+
+
+class SolverDiverged(RuntimeError):
+    """The solution blew up (non-finite or runaway values)."""
+
+
+@dataclass(frozen=True)
+class Numerics:
+    """Numerical choices (static: changing one recompiles).
+
+    Attributes:
+      limiter: slope limiter of the bounded advection scheme ("koren",
+        "van_leer", "minmod", or "upwind" for first order).
+      turbulence: "laminar", "mixing_length" or "zero_equation".
+      scheme: "euler" (steady pseudo-time marching) or "rk2" (transients).
+      cfl: fraction of the explicit stability limit used for the time step.
+      max_dt: upper bound on the time step (s).
+      fixed_dt: if set, this time step (s) is used instead of the CFL rule.
+      poisson_tol: relative residual of each pressure solve.
+      poisson_max_iter: iteration cap of each pressure solve.
+      multigrid_sweeps: Jacobi sweeps before and after each coarse correction.
+    """
+
+    limiter: str = "koren"
+    turbulence: str = "laminar"
+    scheme: str = "euler"
+    cfl: float = 0.45
+    max_dt: float = 1.0e9
+    fixed_dt: float | None = None
+    poisson_tol: float = 1e-5
+    poisson_max_iter: int = 60
+    multigrid_sweeps: int = 2
+
+    def __post_init__(self):
+        if self.limiter not in LIMITERS:
+            raise ValueError(f"Numerics.limiter must be one of {sorted(LIMITERS)}, not {self.limiter!r}")
+        if self.turbulence not in MODELS:
+            raise ValueError(f"Numerics.turbulence must be one of {MODELS}, not {self.turbulence!r}")
+        if self.scheme not in ("euler", "rk2"):
+            raise ValueError(f"Numerics.scheme must be 'euler' or 'rk2', not {self.scheme!r}")
+        if not 0 < self.cfl <= 1:
+            raise ValueError(f"Numerics.cfl must be in (0, 1], not {self.cfl}")
+
+
+@jax.tree_util.register_dataclass
+@dataclass(frozen=True)
+class Precomputed:
+    """Per-geometry data computed once before time stepping."""
+
+    pressure_hierarchy: poisson.Hierarchy
+    wall_distance: object
+
+
+def precompute(problem: Problem, numerics: Numerics) -> Precomputed:
+    g = problem.geometry
+    level = pressure_operator(problem.grid, g.open, problem.boundaries)
+    hierarchy = poisson.build_hierarchy(level)
+    if numerics.turbulence == "laminar":
+        distance = jnp.zeros(problem.grid.shape, g.fluid.dtype)
+    else:
+        distance = wall_distance(problem.grid, g.open, problem.boundaries, g.fluid)
+    return Precomputed(hierarchy, distance)
+
+
+def temperature_boundaries(problem: Problem):
+    rho_cp = problem.fluid.density * problem.fluid.heat_capacity
+    out = []
+    for a in AXES:
+        pair = []
+        for side in (0, 1):
+            p = problem.boundaries.plane(a, side)
+            pair.append(ScalarBoundary(
+                dirichlet=p.inflow + p.wall * p.fixed_temperature,
+                value=p.temperature,
+                flux=p.wall * (1.0 - p.fixed_temperature) * p.heat_flux / rho_cp,
+            ))
+        out.append(tuple(pair))
+    return tuple(out)
+
+
+def tracer_boundaries(problem: Problem, index: int):
+    out = []
+    for a in AXES:
+        pair = []
+        for side in (0, 1):
+            p = problem.boundaries.plane(a, side)
+            pair.append(ScalarBoundary(dirichlet=p.inflow, value=p.tracer[index], flux=jnp.zeros_like(p.inflow)))
+        out.append(tuple(pair))
+    return tuple(out)
+
+
+def _boundary_normal_velocity(u_star, problem: Problem, axis: int):
+    """Set the two boundary faces of component ``axis``: inflow value, wall 0, outflow zero-gradient."""
+    out = []
+    for side in (0, 1):
+        plane = problem.boundaries.plane(axis, side)
+        inflow = jnp.expand_dims(plane.inflow, axis)
+        outflow = jnp.expand_dims(plane.outflow, axis)
+        speed = jnp.expand_dims(plane.velocity, axis) * (1.0 if side == 0 else -1.0)
+        neighbour = take(u_star, axis, 1, 2) if side == 0 else take(u_star, axis, -2, -1)
+        out.append(inflow * speed + outflow * neighbour)
+    return jnp.concatenate([out[0], take(u_star, axis, 1, -1), out[1]], axis=axis)
+
+
+def stable_time_step(problem: Problem, numerics: Numerics, velocity, eddy_visc):
+    """Explicit time step (s) from the advective and diffusive limits."""
+    if numerics.fixed_dt is not None:
+        return jnp.asarray(numerics.fixed_dt, velocity[0].dtype)
+    grid = problem.grid
+    fluid = problem.fluid
+    centred = cell_centred_velocity(velocity)
+    nu = fluid.viscosity + eddy_visc
+    kappa = fluid.diffusivity + eddy_visc / fluid.turbulent_prandtl
+    diff = jnp.maximum(nu, kappa)
+    rate = 0.0
+    for a in AXES:
+        w = Grid.along(grid.widths(a), a)
+        rate = rate + jnp.abs(centred[a]) / w
+        if grid.shape[a] > 1:
+            rate = rate + 2.0 * diff / (w * w)
+    rate = jnp.where(problem.geometry.fluid > 0, rate, 0.0)
+    dt = numerics.cfl / jnp.maximum(jnp.max(rate), 1e-12)
+    return jnp.minimum(dt, numerics.max_dt)
+
+
+def euler_step(problem: Problem, numerics: Numerics, pre: Precomputed, state: State, dt):
+    """One explicit step of length ``dt``; returns (state, poisson iterations, relative residual)."""
+    grid, fluid, geometry, sources = problem.grid, problem.fluid, problem.geometry, problem.sources
+    limiter = LIMITERS[numerics.limiter]
+    velocity = state.velocity
+    nu_t = eddy_viscosity(numerics.turbulence, velocity, grid, pre.wall_distance, geometry.fluid)
+    flux = face_volume_flux(velocity, grid, geometry.open)
+
+    star = []
+    with jax.named_scope("momentum"):
+        for i in AXES:
+            tendency = momentum_tendency(i, velocity, flux, state.temperature, nu_t, grid, fluid,
+                                         geometry.open, problem.boundaries, sources.mass, limiter)
+            u = take(velocity[i], i, 1, -1)
+            u = u + dt * (tendency + take(sources.momentum[i], i, 1, -1))
+            resistance = take(sources.resistance_linear[i], i, 1, -1) + take(
+                sources.resistance_quadratic[i], i, 1, -1) * jnp.abs(u)
+            u = u / (1.0 + dt * resistance)
+            u = jnp.where(take(geometry.open[i], i, 1, -1) > 0, u, 0.0)
+            star.append(_boundary_normal_velocity(pad(u, i, 1, 1), problem, i))
+
+    with jax.named_scope("pressure"):
+        velocity, pressure, iterations, residual = project(
+            tuple(star), grid, geometry.open, problem.boundaries, pre.pressure_hierarchy, sources.mass, dt,
+            state.pressure, numerics.poisson_tol, numerics.poisson_max_iter, numerics.multigrid_sweeps)
+
+    with jax.named_scope("scalars"):
+        flux = face_volume_flux(velocity, grid, geometry.open)
+        rho_cp = fluid.density * fluid.heat_capacity
+        kappa = fluid.diffusivity + nu_t / fluid.turbulent_prandtl
+        live = geometry.fluid > 0
+        t_rate = transport_tendency(state.temperature, flux, kappa, grid, geometry.open,
+                                    temperature_boundaries(problem), limiter, sources.mass,
+                                    sources.mass_temperature, sources.heat / rho_cp)
+        temperature = jnp.where(live, state.temperature + dt * t_rate, state.temperature)
+        tracers = []
+        for k in range(problem.n_tracers):
+            c_rate = transport_tendency(state.tracers[k], flux, kappa, grid, geometry.open,
+                                        tracer_boundaries(problem, k), limiter, sources.mass,
+                                        sources.mass_tracer[k], sources.tracer[k])
+            tracers.append(jnp.where(live, state.tracers[k] + dt * c_rate, state.tracers[k]))
+        tracers = jnp.stack(tracers) if tracers else state.tracers
+
+    new = State(velocity=velocity, pressure=pressure, temperature=temperature, tracers=tracers,
+                eddy_viscosity=nu_t, time=state.time + dt, step=state.step + 1)
+    return new, iterations, residual
+
+
+def step(problem: Problem, numerics: Numerics, pre: Precomputed, state: State, dt=None):
+    """One time step (Euler or RK2).  Returns (state, diagnostics dict)."""
+    if dt is None:
+        dt = stable_time_step(problem, numerics, state.velocity, state.eddy_viscosity)
+    first, it1, res1 = euler_step(problem, numerics, pre, state, dt)
+    if numerics.scheme == "euler":
+        new, iterations, residual = first, it1, res1
+    else:
+        second, it2, res2 = euler_step(problem, numerics, pre, first, dt)
+        average = jax.tree_util.tree_map(lambda a, b: 0.5 * (a + b), state, second)
+        new = average.replace(pressure=second.pressure, eddy_viscosity=second.eddy_viscosity,
+                              time=state.time + dt, step=state.step + 1)
+        iterations, residual = it1 + it2, jnp.maximum(res1, res2)
+    return new, {"dt": dt, "poisson_iterations": iterations, "poisson_residual": residual}
+
+
+# ---------------------------------------------------------------------------------
+# residuals
+# ---------------------------------------------------------------------------------
+
+def change_rates(problem: Problem, old: State, new: State, dt):
+    """Dimensionless rates of change per flow-through time: (velocity, temperature).
+
+    velocity: max|du| / U_max * (L / U_max) / dt; temperature: max|dT| /
+    (T range) * (L / U_max) / dt, with L the largest domain extent.  They
+    vanish at a steady state.
+    """
+    live = problem.geometry.fluid > 0
+    du = jnp.max(jnp.stack([jnp.max(jnp.abs(n - o)) for n, o in zip(new.velocity, old.velocity)]))
+    speed = jnp.max(jnp.stack([jnp.max(jnp.abs(n)) for n in new.velocity]))
+    speed = jnp.maximum(speed, 1e-9)
+    length = jnp.max(jnp.stack([x[-1] - x[0] for x in problem.grid.nodes]))
+    flow_time = length / speed
+    t_range = jnp.maximum(jnp.max(jnp.where(live, new.temperature, -jnp.inf)) -
+                          jnp.min(jnp.where(live, new.temperature, jnp.inf)), 1e-3)
+    d_t = jnp.max(jnp.where(live, jnp.abs(new.temperature - old.temperature), 0.0))
+    return du / speed * flow_time / dt, d_t / t_range * flow_time / dt
+
+
+@dataclass
+class RunReport:
+    """What a driver did, for the user and for summary files."""
+
+    converged: bool
+    steps: int
+    time: float
+    seconds: float
+    compile_seconds: float
+    poisson_iterations_per_step: float
+    history: list = field(default_factory=list)
+    reason: str = ""
+
+
+class Solver:
+    """Compiled stepping for one problem shape.
+
+    ``Solver(problem, numerics)`` compiles on first use; chunks of
+    ``chunk`` steps run inside one ``lax.while_loop``.
+    """
+
+    def __init__(self, problem: Problem, numerics: Numerics = Numerics(), chunk: int = 50):
+        self.problem = problem
+        self.numerics = numerics
+        self.chunk = int(chunk)
+        self._precompute = jax.jit(precompute, static_argnums=1)
+        self._run = jax.jit(self._run_chunk, static_argnums=(0,))
+        self.pre = None
+
+    def prepare(self):
+        if self.pre is None:
+            self.pre = self._precompute(self.problem, self.numerics)
+        return self.pre
+
+    def _run_chunk(self, numerics, problem, pre, state, steps, until_time):
+        """Up to ``steps`` steps, stopping early at ``until_time`` (dt clipped to land on it)."""
+
+        def cond(carry):
+            state, count, *_ = carry
+            return (count < steps) & (state.time < until_time)
+
+        def body(carry):
+            state, count, iters, _, _, _ = carry
+            dt = stable_time_step(problem, numerics, state.velocity, state.eddy_viscosity)
+            dt = jnp.minimum(dt, until_time - state.time)
+            new, diag = step(problem, numerics, pre, state, dt)
+            rate_u, rate_t = change_rates(problem, state, new, dt)
+            return new, count + 1, iters + diag["poisson_iterations"], rate_u, rate_t, diag["poisson_residual"]
+
+        zero = jnp.asarray(0.0, state.temperature.dtype)
+        carry = (state, jnp.asarray(0, jnp.int32), jnp.asarray(0, jnp.int32), zero, zero, zero)
+        state, count, iters, rate_u, rate_t, p_res = lax.while_loop(cond, body, carry)
+        finite = jnp.isfinite(rate_u) & jnp.isfinite(rate_t) & jnp.all(jnp.isfinite(state.temperature))
+        for u in state.velocity:
+            finite = finite & jnp.all(jnp.isfinite(u))
+        return state, {"steps": count, "poisson_iterations": iters, "rate_velocity": rate_u,
+                       "rate_temperature": rate_t, "poisson_residual": p_res, "finite": finite}
+
+    def run_chunk(self, state: State, steps: int | None = None, until_time: float = math.inf):
+        pre = self.prepare()
+        steps = self.chunk if steps is None else steps
+        dtype = state.temperature.dtype
+        return self._run(self.numerics, self.problem, pre, state, jnp.asarray(steps, jnp.int32),
+                         jnp.asarray(min(until_time, np.finfo(np.dtype(dtype)).max), dtype))
+
+    def initial_state(self, temperature=None) -> State:
+        dtype = self.problem.geometry.fluid.dtype
+        if temperature is None:
+            temperature = float(self.problem.fluid.reference_temperature)
+        return initial_state(self.problem.grid, temperature, self.problem.n_tracers, dtype)
+
+    def steady(self, state: State | None = None, max_steps: int = 20000, tol: float = 1e-3,
+               monitor: Callable | None = None, monitor_tol: float = 1e-3, min_steps: int = 0,
+               progress: Callable | None = None) -> tuple[State, RunReport]:
+        """March in pseudo-time to a steady state.
+
+        Converged when both change rates (see :func:`change_rates`) are below
+        ``tol`` and the monitored quantities (``monitor(state)``, an array)
+        changed by less than ``monitor_tol`` (absolute) over the last chunk.
+        Raises :class:`SolverDiverged` on a blow-up.
+        """
+        if state is None:
+            state = self.initial_state()
+        start = _time.perf_counter()
+        compile_start = _time.perf_counter()
+        self.prepare()
+        state, diag = self.run_chunk(state, 1)
+        jax.block_until_ready(state)
+        compile_seconds = _time.perf_counter() - compile_start
+        steps = 1
+        iterations = int(diag["poisson_iterations"])
+        history = []
+        previous = None if monitor is None else np.asarray(monitor(state))
+        converged = False
+        reason = "reached max_steps"
+        while steps < max_steps:
+            n = min(self.chunk, max_steps - steps)
+            state, diag = self.run_chunk(state, n)
+            steps += int(diag["steps"])
+            iterations += int(diag["poisson_iterations"])
+            record = {"step": steps, "time": float(state.time),
+                      "rate_velocity": float(diag["rate_velocity"]),
+                      "rate_temperature": float(diag["rate_temperature"]),
+                      "poisson_iterations": int(diag["poisson_iterations"]) / max(int(diag["steps"]), 1)}
+            if not bool(diag["finite"]):
+                raise SolverDiverged(f"solution diverged (non-finite values) by step {steps}, t = {float(state.time):.4g} s")
+            change = 0.0
+            if monitor is not None:
+                current = np.asarray(monitor(state))
+                change = float(np.max(np.abs(current - previous))) if current.size else 0.0
+                previous = current
+                record["monitor_change"] = change
+            history.append(record)
+            if progress is not None:
+                progress(record, state)
+            if (steps >= min_steps and record["rate_velocity"] < tol and record["rate_temperature"] < tol
+                    and change < monitor_tol):
+                converged = True
+                reason = "converged"
+                break
+        seconds = _time.perf_counter() - start
+        report = RunReport(converged=converged, steps=steps, time=float(state.time), seconds=seconds,
+                           compile_seconds=compile_seconds,
+                           poisson_iterations_per_step=iterations / max(steps, 1), history=history,
+                           reason=reason)
+        return state, report
+
+    def transient(self, state: State | None, end_time: float, report_every: float,
+                  progress: Callable | None = None, max_steps_per_report: int = 100000):
+        """Advance to ``end_time`` (s), returning the states at every ``report_every`` seconds."""
+        if state is None:
+            state = self.initial_state()
+        start = _time.perf_counter()
+        self.prepare()
+        snapshots = [state]
+        steps = 0
+        target = float(state.time)
+        while target < end_time - 1e-12:
+            target = min(target + report_every, end_time)
+            while float(state.time) < target - 1e-9 * max(1.0, target):
+                state, diag = self.run_chunk(state, max_steps_per_report, until_time=target)
+                steps += int(diag["steps"])
+                if not bool(diag["finite"]):
+                    raise SolverDiverged(f"solution diverged (non-finite values) at t = {float(state.time):.4g} s")
+            snapshots.append(state)
+            if progress is not None:
+                progress({"time": float(state.time), "step": steps}, state)
+        report = RunReport(converged=True, steps=steps, time=float(state.time),
+                           seconds=_time.perf_counter() - start, compile_seconds=0.0,
+                           poisson_iterations_per_step=float("nan"))
+        return snapshots, report
