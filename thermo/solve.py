@@ -270,10 +270,22 @@ class Solver:
     ``chunk`` steps run inside one ``lax.while_loop``.
     """
 
-    def __init__(self, problem: Problem, numerics: Numerics = Numerics(), chunk: int = 50):
+    def __init__(self, problem: Problem, numerics: Numerics = Numerics(), chunk: int = 50,
+                 coupling: Callable | None = None):
+        """Args:
+          problem: the problem (its dtype sets the precision).
+          numerics: numerical choices.
+          chunk: steps per compiled chunk (progress and convergence are checked between chunks).
+          coupling: optional pure function ``coupling(problem, state) -> problem`` applied
+            before every step, inside the compiled loop: equipment that reacts to the flow
+            (rack exhaust temperature from its intake, cooler supply temperature from its
+            return, events at given times) changes source or boundary fields through it.
+            It must not change array shapes.
+        """
         self.problem = problem
         self.numerics = numerics
         self.chunk = int(chunk)
+        self.coupling = coupling
         self._precompute = jax.jit(precompute, static_argnums=1)
         self._run = jax.jit(self._run_chunk, static_argnums=(0,))
         self.pre = None
@@ -290,12 +302,15 @@ class Solver:
             state, count, *_ = carry
             return (count < steps) & (state.time < until_time)
 
+        coupling = self.coupling
+
         def body(carry):
             state, count, iters, _, _, _ = carry
-            dt = stable_time_step(problem, numerics, state.velocity, state.eddy_viscosity)
+            current = problem if coupling is None else coupling(problem, state)
+            dt = stable_time_step(current, numerics, state.velocity, state.eddy_viscosity)
             dt = jnp.minimum(dt, until_time - state.time)
-            new, diag = step(problem, numerics, pre, state, dt)
-            rate_u, rate_t = change_rates(problem, state, new, dt)
+            new, diag = step(current, numerics, pre, state, dt)
+            rate_u, rate_t = change_rates(current, state, new, dt)
             return new, count + 1, iters + diag["poisson_iterations"], rate_u, rate_t, diag["poisson_residual"]
 
         zero = jnp.asarray(0.0, state.temperature.dtype)
