@@ -1,0 +1,120 @@
+"""``report.md``: a short human-readable report of a run, with the plots embedded.
+
+Built only from ``summary.json`` (see docs/outputs.md) and the relative paths
+of the PNG files, so the report and the summary can never disagree.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def _num(value, digits: int = 1) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (int, float)):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def _table(header, rows) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return lines + [""]
+
+
+def _ashrae_status(ashrae) -> str:
+    if not isinstance(ashrae, dict):
+        return str(ashrae) if ashrae is not None else "n/a"
+    label = ashrae.get("class", "")
+    parts = []
+    for key in ("recommended", "allowable"):
+        value = ashrae.get(key)
+        if isinstance(value, bool):
+            parts.append(f"{key}: {'ok' if value else 'OUT'}")
+        elif value is not None:
+            parts.append(f"{key}: {value}")
+    return f"{label} " + ", ".join(parts) if parts else str(label)
+
+
+def _generic_rows(items, skip=("name",)):
+    """Columns: name, then every scalar key (in first-seen order) of the item dicts."""
+    keys = []
+    for item in items:
+        for key, value in item.items():
+            if key not in skip and key not in keys and (value is None or isinstance(value, (int, float, str, bool))):
+                keys.append(key)
+    rows = [[str(item.get("name", i))] + [_num(item.get(k), 2) for k in keys] for i, item in enumerate(items)]
+    return ["name"] + keys, rows
+
+
+def render_report(summary: dict, images: dict | None = None) -> str:
+    """The report as Markdown text.  ``images`` maps a caption to a PNG path relative to the report."""
+    images = images or {}
+    out = [f"# thermo report: {summary.get('scenario', 'unnamed scenario')}", ""]
+    status = summary.get("status", "converged" if summary.get("converged", True) else "not_converged")
+    if status != "converged":
+        out += ["**Warning: the solution did not converge.** The numbers below are those of the last step.", ""]
+    for warning in summary.get("warnings", []) or []:
+        out.append(f"- warning: {warning}")
+    if summary.get("warnings"):
+        out.append("")
+
+    racks = summary.get("racks", []) or []
+    if racks:
+        out += ["## Racks", ""]
+        rows = [[r.get("name"), _num(r.get("inlet_mean_C")), _num(r.get("inlet_max_C")), _num(r.get("exhaust_C")),
+                 _num(r.get("power_kW")), _num(r.get("flow_m3s"), 3), _ashrae_status(r.get("ashrae"))] for r in racks]
+        out += _table(["rack", "intake mean (C)", "intake max (C)", "exhaust (C)", "power (kW)", "flow (m3/s)",
+                       "ASHRAE"], rows)
+    for key, title in (("coolers", "Cooling units"), ("tiles", "Perforated tiles"), ("returns", "Returns")):
+        items = summary.get(key, []) or []
+        if items:
+            header, rows = _generic_rows(items)
+            out += [f"## {title}", ""] + _table(header, rows)
+
+    metrics = summary.get("metrics", {}) or {}
+    if metrics or "energy_balance_pct" in summary:
+        out += ["## Metrics", ""]
+        rows = [[k, _num(v, 2)] for k, v in metrics.items() if not isinstance(v, (dict, list))]
+        if "energy_balance_pct" in summary:
+            rows.append(["energy balance (% of IT heat)", _num(summary["energy_balance_pct"], 3)])
+        out += _table(["metric", "value"], rows)
+
+    grid = summary.get("grid", {}) or {}
+    solver = summary.get("solver", {}) or {}
+    out += ["## Solver", ""]
+    rows = [["cells", _num(grid.get("cells"), 0)], ["grid shape", " x ".join(str(n) for n in grid.get("shape", []))],
+            ["steps", _num(solver.get("steps"), 0)], ["wall time (s)", _num(solver.get("seconds"), 1)],
+            ["compile time (s)", _num(solver.get("compile_seconds"), 1)],
+            ["converged", _num(solver.get("converged"))], ["stop reason", solver.get("reason", "")]]
+    out += _table(["quantity", "value"], rows)
+
+    transient = summary.get("transient")
+    if transient:
+        out += ["## Transient", ""]
+        times = transient.get("times_s", [])
+        if times:
+            out.append(f"- simulated {times[0]:g} to {times[-1]:g} s, {len(times)} reported times")
+        ride = transient.get("ride_through_s")
+        if isinstance(ride, dict):
+            for name, value in ride.items():
+                out.append(f"- ride-through {name}: {_num(value, 1)} s")
+        elif ride is not None:
+            out.append(f"- ride-through time: {_num(ride, 1)} s")
+        out.append("")
+
+    if images:
+        out += ["## Plots", ""]
+        for caption, path in images.items():
+            out += [f"### {caption}", "", f"![{caption}]({Path(path).as_posix()})", ""]
+    return "\n".join(out)
+
+
+def write_report(path, summary: dict, images: dict | None = None) -> Path:
+    """Write :func:`render_report` to ``path``; returns the path."""
+    path = Path(path)
+    path.write_text(render_report(summary, images))
+    return path
