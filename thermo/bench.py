@@ -56,7 +56,7 @@ def _device_peak_mb(device) -> float | None:
 
 def device_name(device=None) -> str:
     """A short description of the JAX device, e.g. ``"cpu"`` or ``"gpu (NVIDIA H100 80GB HBM3)"``."""
-    device = jax.devices()[0] if device is None else device
+    device = (jax.config.jax_default_device or jax.devices()[0]) if device is None else device
     kind = getattr(device, "device_kind", "") or ""
     return device.platform if kind.lower() == device.platform else f"{device.platform} ({kind})"
 
@@ -80,7 +80,7 @@ def bench_size(n: int, steps: int = 20, repeats: int = 5, precision: str = "f32"
     if steps < 1 or repeats < 1:
         raise ValueError(f"steps and repeats must be at least 1 (got steps={steps}, repeats={repeats})")
     dtype = check_precision(precision)
-    device = jax.devices()[0]
+    device = jax.config.jax_default_device or jax.devices()[0]
     rss_before = _max_rss_mb()
 
     problem = buoyant_cavity(n, dtype=dtype)

@@ -97,9 +97,10 @@ def _draw_plane(ax, grid, state, problem, axis, position, equipment, limits, arr
     ca, cb = np.asarray(grid.centres(a)), np.asarray(grid.centres(b))
     sa = max(1, len(ca) // arrows)
     sb = max(1, len(cb) // arrows)
-    ua = np.where(solid, 0.0, components[0])[::sa, ::sb]
-    ub = np.where(solid, 0.0, components[1])[::sa, ::sb]
-    if np.any(ua) or np.any(ub):
+    hidden = solid[::sa, ::sb]
+    ua = np.ma.masked_array(components[0][::sa, ::sb], hidden)
+    ub = np.ma.masked_array(components[1][::sa, ::sb], hidden)
+    if np.any(ua.filled(0.0)) or np.any(ub.filled(0.0)):
         ax.quiver(ca[::sa], cb[::sb], ua.T, ub.T, color="k", alpha=0.7, width=0.0025)
     for item in equipment or ():
         lo, hi = np.asarray(item["lower"], float), np.asarray(item["upper"], float)

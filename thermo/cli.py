@@ -1,0 +1,428 @@
+"""The ``thermo`` command line: ``run``, ``check`` and ``bench``.
+
+Exit codes: 0 success (a run that did not converge is a success with a
+warning, marked in summary.json); 2 a problem with the input or the request
+(bad scenario, existing output folder, missing device, grid too large for
+memory); 3 the solution diverged (no output is written).
+
+This module is an application entry point: it is the one place that sets
+JAX's global options (``jax_enable_x64`` for ``--precision f64``, the
+default device), before any JAX array is created.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+EXIT_OK, EXIT_USAGE, EXIT_DIVERGED = 0, 2, 3
+PRECISIONS = {"f32": np.float32, "f64": np.float64}
+
+
+class UserError(Exception):
+    """A problem with what the user asked for: printed as ``error: ...``, exit code 2."""
+
+
+# ---------------------------------------------------------------------------------
+# devices and memory
+# ---------------------------------------------------------------------------------
+
+def select_device(kind: str):
+    """The JAX device for ``--device cpu|gpu``; raises :class:`UserError` if there is none."""
+    import jax
+
+    if kind == "cpu":
+        return jax.devices("cpu")[0]
+    try:
+        devices = jax.devices("gpu")
+    except RuntimeError:
+        devices = []
+    if not devices:
+        available = ", ".join(sorted({d.platform for d in jax.devices()}))
+        raise UserError(f"--device gpu: no GPU is available to JAX on this machine (available: {available}); "
+                        "install jax[cuda12] on a machine with an NVIDIA GPU, or use --device cpu")
+    return devices[0]
+
+
+def available_memory_bytes(device) -> int | None:
+    """Memory (bytes) free for a new computation on ``device``.
+
+    CPU: ``MemAvailable`` from /proc/meminfo (psutil's ``available`` if psutil is
+    installed; ``os.sysconf`` free pages as a last resort).  GPU: the device's
+    ``bytes_limit - bytes_in_use`` from ``memory_stats()``.  None if unknown.
+    """
+    if device.platform != "cpu":
+        try:
+            stats = device.memory_stats() or {}
+        except Exception:  # backend without memory stats: unknown, not an error
+            stats = {}
+        if "bytes_limit" in stats:
+            return int(stats["bytes_limit"]) - int(stats.get("bytes_in_use", 0))
+        return None
+    try:
+        import psutil  # optional
+
+        return int(psutil.virtual_memory().available)
+    except ImportError:
+        pass
+    try:
+        with open("/proc/meminfo") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _gib(n: int) -> str:
+    return f"{n / 1024 ** 3:.2f} GiB"
+
+
+def check_memory(needed: int, device) -> int | None:
+    """Raise :class:`UserError` if ``needed`` bytes exceed what ``device`` has free; returns the free bytes."""
+    free = available_memory_bytes(device)
+    if free is not None and needed > free:
+        raise UserError(f"the grid needs about {needed} bytes ({_gib(needed)}) but the {device.platform} device "
+                        f"has {free} bytes ({_gib(free)}) available; use a coarser --cell")
+    return free
+
+
+# ---------------------------------------------------------------------------------
+# formatting
+# ---------------------------------------------------------------------------------
+
+def _fmt(value, digits: int = 1) -> str:
+    """A number for display; None and non-finite values show as 'n/a', never 'nan'."""
+    if value is None:
+        return "n/a"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    return f"{value:.{digits}f}" if math.isfinite(value) else "n/a"
+
+
+def _ashrae_text(ashrae) -> str:
+    if not isinstance(ashrae, dict):
+        return "n/a" if ashrae is None else str(ashrae)
+    label = ashrae.get("class", "")
+    recommended, allowable = ashrae.get("recommended"), ashrae.get("allowable")
+    if allowable is False:
+        return f"[red]{label} outside allowable[/red]"
+    if recommended is False:
+        return f"[yellow]{label} outside recommended[/yellow]"
+    if recommended is True:
+        return f"[green]{label} ok[/green]"
+    return str(label)
+
+
+def _console(stderr: bool = False):
+    from rich.console import Console
+
+    stream = sys.stderr if stderr else sys.stdout
+    # Not a terminal (pipes, logs, tests): wide enough that tables are not squeezed.
+    return Console(stderr=stderr, highlight=False, width=None if stream.isatty() else 140)
+
+
+def print_results(summary: dict, console) -> None:
+    """Rich tables of racks and metrics from a summary dict."""
+    from rich.table import Table
+
+    racks = summary.get("racks") or []
+    if racks:
+        table = Table(title=f"Racks: {summary.get('scenario', '')}")
+        for column in ("rack", "intake mean (C)", "intake max (C)", "exhaust (C)", "ASHRAE"):
+            table.add_column(column, justify="left" if column in ("rack", "ASHRAE") else "right")
+        for rack in racks:
+            table.add_row(str(rack.get("name")), _fmt(rack.get("inlet_mean_C")), _fmt(rack.get("inlet_max_C")),
+                          _fmt(rack.get("exhaust_C")), _ashrae_text(rack.get("ashrae")))
+        console.print(table)
+    metrics = dict(summary.get("metrics") or {})
+    if "energy_balance_pct" in summary:
+        metrics["energy balance (% of IT heat)"] = summary["energy_balance_pct"]
+    if metrics:
+        table = Table(title="Metrics")
+        table.add_column("metric")
+        table.add_column("value", justify="right")
+        for key, value in metrics.items():
+            if not isinstance(value, (dict, list)):
+                table.add_row(str(key), _fmt(value, 2))
+        console.print(table)
+
+
+# ---------------------------------------------------------------------------------
+# commands
+# ---------------------------------------------------------------------------------
+
+def _load_scene(path: str):
+    import thermo.scene
+
+    if not Path(path).is_file():
+        raise UserError(f"scenario file {path} does not exist" if not Path(path).exists()
+                        else f"scenario path {path} is not a file")
+    return thermo.scene.load(path)
+
+
+def _build(scene, args, device):
+    import jax
+    import thermo.hall
+
+    with jax.default_device(device):
+        return thermo.hall.build(scene, cell_size=args.cell, dtype=PRECISIONS[args.precision])
+
+
+def cmd_check(args) -> int:
+    """``thermo check``: validate, print counts, grid and memory; refuse a grid that does not fit."""
+    from rich.table import Table
+
+    console = _console()
+    device = select_device(args.device)
+    scene = _load_scene(args.scenario)
+    model = _build(scene, args, device)
+    needed = int(model.memory_estimate_bytes())
+    free = available_memory_bytes(device)
+    table = Table(title=f"Scenario {scene.name}: valid")
+    table.add_column("item")
+    table.add_column("value", justify="right")
+    for kind, count in scene.counts().items():
+        table.add_row(str(kind), str(count))
+    shape = model.grid.shape
+    table.add_row("grid shape", " x ".join(str(n) for n in shape))
+    table.add_row("cells", f"{model.grid.cells:,}")
+    table.add_row("precision", args.precision)
+    table.add_row("memory estimate", f"{needed:,} bytes ({_gib(needed)})")
+    table.add_row(f"available on {device.platform}", "unknown" if free is None else f"{free:,} bytes ({_gib(free)})")
+    console.print(table)
+    check_memory(needed, device)
+    console.print("[green]ok[/green]: the scenario is valid and the grid fits in memory")
+    return EXIT_OK
+
+
+def _progress_display(console, total: int | None, transient: bool):
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    return Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                    TextColumn("{task.fields[info]}"), TimeElapsedColumn(), console=console, transient=False)
+
+
+def cmd_run(args) -> int:
+    """``thermo run``: solve a scenario, show progress, print tables and write the output folder."""
+    import jax
+    import thermo.hall
+    from .io.outdir import check_target
+    from .io.results import write_run
+    from .solve import SolverDiverged
+
+    console = _console()
+    device = select_device(args.device)
+    scene = _load_scene(args.scenario)
+    out = Path(args.out) if args.out else Path("runs") / scene.name
+    check_target(out, args.force)
+    model = _build(scene, args, device)
+    check_memory(int(model.memory_estimate_bytes()), device)
+    console.print(f"[bold]{scene.name}[/bold]: grid {' x '.join(map(str, model.grid.shape))} "
+                  f"({model.grid.cells:,} cells), {args.precision}, {device.platform}")
+
+    progress_console = _console(stderr=True)
+    with _progress_display(progress_console, args.max_steps, args.transient is not None) as bar:
+        if args.transient is None:
+            task = bar.add_task("steady", total=args.max_steps, info="compiling...")
+
+            def progress(record, rack_inlet_max_C):
+                info = (f"step {record['step']}  rate u {record['rate_velocity']:.2e}  "
+                        f"T {record['rate_temperature']:.2e}  Poisson {record['poisson_iterations']:.1f} it  "
+                        f"max intake {_fmt(rack_inlet_max_C)} C")
+                bar.update(task, completed=record["step"], info=info)
+        else:
+            task = bar.add_task("transient", total=args.transient, info="compiling...")
+
+            def progress(record, rack_inlet_max_C):
+                info = f"t {record['time']:.1f} s  step {record.get('step', '')}  max intake {_fmt(rack_inlet_max_C)} C"
+                bar.update(task, completed=record["time"], info=info)
+
+        try:
+            with jax.default_device(device):
+                if args.transient is None:
+                    result = thermo.hall.solve(model, progress=progress, max_steps=args.max_steps)
+                else:
+                    every = args.report_every or args.transient / 20.0
+                    result = thermo.hall.solve_transient(model, args.transient, every, progress=progress)
+        except SolverDiverged as error:
+            console.print(f"[red]error: the solution diverged[/red]: {error}. No output was written"
+                          " (try a finer --cell, or check the scenario's flows and powers).")
+            return EXIT_DIVERGED
+
+    converged = bool(result.converged)
+    reason = getattr(result.report, "reason", "") or ""
+    _, summary = write_run(out, problem=model.problem, state=result.state, summary=result.summary,
+                           history=result.report.history, equipment=result.equipment,
+                           tracer_names=model.tracer_names, snapshots=getattr(result, "snapshots", None),
+                           converged=converged, reason=reason, force=args.force)
+    print_results(summary, console)
+    if not converged:
+        console.print(f"[yellow]warning: the solution did not converge ({reason or 'stopped early'}); "
+                      "the numbers above are those of the last step. summary.json is marked "
+                      "\"converged\": false.[/yellow]")
+    for warning in summary.get("warnings", []):
+        if "did not converge" not in warning:
+            console.print(f"[yellow]warning: {warning}[/yellow]")
+    console.print(f"outputs written to [bold]{out}[/bold]")
+    return EXIT_OK
+
+
+def cmd_bench(args) -> int:
+    """``thermo bench``: cavity throughput per size; rich table and optional JSON records."""
+    from rich.table import Table
+
+    from .bench import run_bench
+
+    console = _console()
+    table = Table(title=f"thermo bench: buoyant cubic cavity, {args.precision}, {args.turbulence}, "
+                        f"{args.steps} steps x {args.repeats} chunks")
+    for column in ("N", "cells", "device", "compile (s)", "step (ms)", "Mcell-steps/s", "Poisson it/step",
+                   "peak RSS +MB", "device peak MB"):
+        table.add_column(column, justify="left" if column == "device" else "right")
+
+    def progress(record):
+        console.print(f"N = {record['n']}: {record['step_s'] * 1e3:.2f} ms/step, "
+                      f"{record['mcell_steps_per_s']:.2f} Mcell-steps/s")
+
+    records = run_bench(args.sizes, steps=args.steps, repeats=args.repeats, precision=args.precision,
+                        turbulence=args.turbulence, progress=progress)
+    for r in records:
+        table.add_row(str(r["n"]), f"{r['cells']:,}", r["device"], _fmt(r["compile_s"], 1),
+                      _fmt(r["step_s"] * 1e3, 2), _fmt(r["mcell_steps_per_s"], 2), _fmt(r["poisson_iters"], 2),
+                      _fmt(r["peak_mem_mb"], 0), _fmt(r["device_peak_mem_mb"], 0))
+    console.print(table)
+    if args.json:
+        path = Path(args.json)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.", delete=False) as handle:
+            json.dump(records, handle, indent=1, allow_nan=False)
+            handle.write("\n")
+        os.replace(handle.name, path)
+        console.print(f"records written to {path}")
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------------------
+# parser and entry point
+# ---------------------------------------------------------------------------------
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a positive number, not {text}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argparse parser of the ``thermo`` command."""
+    parser = argparse.ArgumentParser(prog="thermo", description="CFD-lite data-center cooling solver (JAX).")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def common(p, precision=True):
+        p.add_argument("--cell", type=_positive_float, default=None, metavar="SIZE",
+                       help="maximum cell size (m); default: the scenario's")
+        if precision:
+            p.add_argument("--precision", choices=sorted(PRECISIONS), default="f32",
+                           help="floating-point precision (default f32)")
+        p.add_argument("--device", choices=("cpu", "gpu"), default="cpu", help="where to compute (default cpu)")
+
+    run = sub.add_parser("run", help="solve a scenario and write fields, plots, summary.json and report.md")
+    run.add_argument("scenario", help="scenario file (YAML)")
+    run.add_argument("--out", default=None, metavar="DIR", help="output folder (default runs/<scenario name>)")
+    common(run)
+    run.add_argument("--force", action="store_true", help="replace an existing output folder")
+    run.add_argument("--transient", type=_positive_float, default=None, metavar="SECONDS",
+                     help="run a transient of this length (s) instead of a steady solve")
+    run.add_argument("--report-every", type=_positive_float, default=None, metavar="SECONDS",
+                     help="transient: interval between saved states (s); default transient/20")
+    run.add_argument("--max-steps", type=_positive_int, default=None, metavar="N",
+                     help="steady: stop after N steps (reported as not converged if not settled)")
+    run.set_defaults(func=cmd_run)
+
+    check = sub.add_parser("check", help="validate a scenario; print object counts, grid and memory estimate")
+    check.add_argument("scenario", help="scenario file (YAML)")
+    common(check)
+    check.set_defaults(func=cmd_check)
+
+    bench = sub.add_parser("bench", help="time the solver step on buoyant cubic cavities")
+    bench.add_argument("--sizes", type=_positive_int, nargs="+", default=[32, 64, 128], metavar="N",
+                       help="cells per axis (default 32 64 128)")
+    bench.add_argument("--steps", type=_positive_int, default=20, help="steps per timed chunk (default 20)")
+    bench.add_argument("--repeats", type=_positive_int, default=5, help="timed chunks per size (default 5)")
+    bench.add_argument("--precision", choices=sorted(PRECISIONS), default="f32")
+    bench.add_argument("--turbulence", choices=("laminar", "mixing_length", "zero_equation"),
+                       default="mixing_length", help="turbulence model of the cavity (default mixing_length)")
+    bench.add_argument("--device", choices=("cpu", "gpu"), default="cpu")
+    bench.add_argument("--json", default=None, metavar="FILE", help="write the records as a JSON list")
+    bench.set_defaults(func=cmd_bench)
+    return parser
+
+
+def _scenario_errors():
+    """Exception types that mean 'bad scenario' (the scene package may be absent)."""
+    try:
+        from thermo.scene import ScenarioError
+    except ImportError:
+        return ()
+    return (ScenarioError,)
+
+
+def main(argv=None) -> int:
+    """Entry point of the ``thermo`` command; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    import jax
+
+    from .io.outdir import OutputExists
+
+    console = _console(stderr=True)
+    x64_before = jax.config.jax_enable_x64
+    device_before = jax.config.jax_default_device
+    try:
+        # Application entry point: set the global JAX options before any array is created.
+        if getattr(args, "precision", "f32") == "f64":
+            jax.config.update("jax_enable_x64", True)
+        jax.config.update("jax_default_device", select_device(args.device))
+        return args.func(args)
+    except (UserError, OutputExists, *_scenario_errors()) as error:
+        console.print(f"error: {error}", markup=False)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        console.print("interrupted; no output was written", markup=False)
+        return 130
+    finally:
+        # Restore, so that main() called in-process (tests, notebooks) leaves JAX as it found it.
+        jax.config.update("jax_enable_x64", x64_before)
+        jax.config.update("jax_default_device", device_before)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
