@@ -263,11 +263,43 @@ class RunReport:
     reason: str = ""
 
 
-class Solver:
-    """Compiled stepping for one problem shape.
+def _run_chunk(numerics, coupling, problem, pre, state, steps, until_time):
+    """Up to ``steps`` steps, stopping early at ``until_time`` (dt clipped to land on it)."""
 
-    ``Solver(problem, numerics)`` compiles on first use; chunks of
-    ``chunk`` steps run inside one ``lax.while_loop``.
+    def cond(carry):
+        state, count, *_ = carry
+        return (count < steps) & (state.time < until_time)
+
+    def body(carry):
+        state, count, iters, _, _, _ = carry
+        current = problem if coupling is None else coupling(problem, state)
+        dt = stable_time_step(current, numerics, state.velocity, state.eddy_viscosity)
+        dt = jnp.minimum(dt, until_time - state.time)
+        new, diag = step(current, numerics, pre, state, dt)
+        rate_u, rate_t = change_rates(current, state, new, dt)
+        return new, count + 1, iters + diag["poisson_iterations"], rate_u, rate_t, diag["poisson_residual"]
+
+    zero = jnp.asarray(0.0, state.temperature.dtype)
+    carry = (state, jnp.asarray(0, jnp.int32), jnp.asarray(0, jnp.int32), zero, zero, zero)
+    state, count, iters, rate_u, rate_t, p_res = lax.while_loop(cond, body, carry)
+    finite = jnp.isfinite(rate_u) & jnp.isfinite(rate_t) & jnp.all(jnp.isfinite(state.temperature))
+    for u in state.velocity:
+        finite = finite & jnp.all(jnp.isfinite(u))
+    return state, {"steps": count, "poisson_iterations": iters, "rate_velocity": rate_u,
+                   "rate_temperature": rate_t, "poisson_residual": p_res, "finite": finite}
+
+
+# compiled once per (numerics, coupling, array shapes and dtypes), shared by all Solver objects
+_run_chunk_compiled = jax.jit(_run_chunk, static_argnums=(0, 1))
+_precompute_compiled = jax.jit(precompute, static_argnums=1)
+
+
+class Solver:
+    """Compiled stepping for one problem.
+
+    Chunks of ``chunk`` steps run inside one ``lax.while_loop``; compiled code
+    is shared by every solver with the same numerics, coupling function and
+    array shapes.
     """
 
     def __init__(self, problem: Problem, numerics: Numerics = Numerics(), chunk: int = 50,
@@ -280,54 +312,29 @@ class Solver:
             before every step, inside the compiled loop: equipment that reacts to the flow
             (rack exhaust temperature from its intake, cooler supply temperature from its
             return, events at given times) changes source or boundary fields through it.
-            It must not change array shapes.
+            It must not change array shapes nor the geometry (the pressure multigrid
+            hierarchy and wall distance are computed once from the initial geometry).
+            Pass the same function object to share compiled code between solvers.
         """
         self.problem = problem
         self.numerics = numerics
         self.chunk = int(chunk)
         self.coupling = coupling
-        self._precompute = jax.jit(precompute, static_argnums=1)
-        self._run = jax.jit(self._run_chunk, static_argnums=(0,))
         self.pre = None
 
     def prepare(self):
         if self.pre is None:
-            self.pre = self._precompute(self.problem, self.numerics)
+            self.pre = _precompute_compiled(self.problem, self.numerics)
         return self.pre
 
-    def _run_chunk(self, numerics, problem, pre, state, steps, until_time):
-        """Up to ``steps`` steps, stopping early at ``until_time`` (dt clipped to land on it)."""
-
-        def cond(carry):
-            state, count, *_ = carry
-            return (count < steps) & (state.time < until_time)
-
-        coupling = self.coupling
-
-        def body(carry):
-            state, count, iters, _, _, _ = carry
-            current = problem if coupling is None else coupling(problem, state)
-            dt = stable_time_step(current, numerics, state.velocity, state.eddy_viscosity)
-            dt = jnp.minimum(dt, until_time - state.time)
-            new, diag = step(current, numerics, pre, state, dt)
-            rate_u, rate_t = change_rates(current, state, new, dt)
-            return new, count + 1, iters + diag["poisson_iterations"], rate_u, rate_t, diag["poisson_residual"]
-
-        zero = jnp.asarray(0.0, state.temperature.dtype)
-        carry = (state, jnp.asarray(0, jnp.int32), jnp.asarray(0, jnp.int32), zero, zero, zero)
-        state, count, iters, rate_u, rate_t, p_res = lax.while_loop(cond, body, carry)
-        finite = jnp.isfinite(rate_u) & jnp.isfinite(rate_t) & jnp.all(jnp.isfinite(state.temperature))
-        for u in state.velocity:
-            finite = finite & jnp.all(jnp.isfinite(u))
-        return state, {"steps": count, "poisson_iterations": iters, "rate_velocity": rate_u,
-                       "rate_temperature": rate_t, "poisson_residual": p_res, "finite": finite}
-
     def run_chunk(self, state: State, steps: int | None = None, until_time: float = math.inf):
+        """Run up to ``steps`` steps (default ``chunk``) or until ``until_time``; returns (state, diagnostics)."""
         pre = self.prepare()
         steps = self.chunk if steps is None else steps
         dtype = state.temperature.dtype
-        return self._run(self.numerics, self.problem, pre, state, jnp.asarray(steps, jnp.int32),
-                         jnp.asarray(min(until_time, np.finfo(np.dtype(dtype)).max), dtype))
+        return _run_chunk_compiled(self.numerics, self.coupling, self.problem, pre, state,
+                                   jnp.asarray(steps, jnp.int32),
+                                   jnp.asarray(min(until_time, np.finfo(np.dtype(dtype)).max), dtype))
 
     def initial_state(self, temperature=None) -> State:
         dtype = self.problem.geometry.fluid.dtype

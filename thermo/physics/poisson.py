@@ -180,6 +180,14 @@ def v_cycle(hierarchy: Hierarchy, rhs, sweeps: int = 2, omega: float = 0.8):
     """One symmetric V-cycle for A e = rhs from a zero initial guess."""
     levels = hierarchy.levels
 
+    def smooth(level, diagonal, inv_diag, b, x, count):
+        # A loop, even for one or two sweeps: its boundary makes XLA keep each
+        # sweep's result in memory.  Unrolled, XLA fused whole chains of sweeps
+        # and levels into kernels that recompute neighbours (3-5x slower on CPU).
+        def sweep(_, x):
+            return x + inv_diag * (b - level.apply(x, diagonal))
+        return lax.fori_loop(0, count, sweep, x)
+
     def cycle(index, b):
         level = levels[index]
         if index == len(levels) - 1:
@@ -187,14 +195,10 @@ def v_cycle(hierarchy: Hierarchy, rhs, sweeps: int = 2, omega: float = 0.8):
             return x.reshape(b.shape)
         diagonal = level.diagonal()
         inv_diag = omega / diagonal
-        x = inv_diag * b
-        for _ in range(sweeps - 1):
-            x = x + inv_diag * (b - level.apply(x, diagonal))
+        x = smooth(level, diagonal, inv_diag, b, inv_diag * b, sweeps - 1)
         r = b - level.apply(x, diagonal)
         x = x + prolong(cycle(index + 1, restrict(r, level.shape)), level.shape)
-        for _ in range(sweeps):
-            x = x + inv_diag * (b - level.apply(x, diagonal))
-        return x
+        return smooth(level, diagonal, inv_diag, b, x, sweeps)
 
     return cycle(0, rhs)
 
