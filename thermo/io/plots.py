@@ -90,8 +90,7 @@ def _draw_plane(ax, grid, state, problem, axis, position, equipment, limits, arr
     index, plane, temperature, solid, components = _section(grid, state, problem, axis, position)
     a, b = plane
     xa, xb = np.asarray(grid.nodes[a], float), np.asarray(grid.nodes[b], float)
-    cmap = plt.get_cmap("coolwarm").copy()
-    cmap.set_bad("0.55")
+    cmap = plt.get_cmap("coolwarm").with_extremes(bad="0.55")
     shown = np.ma.masked_array(temperature, solid)
     mesh = ax.pcolormesh(xa, xb, shown.T, cmap=cmap, vmin=limits[0], vmax=limits[1], shading="flat")
     ca, cb = np.asarray(grid.centres(a)), np.asarray(grid.centres(b))
