@@ -221,16 +221,19 @@ def _progress_display(console, total: int | None, transient: bool):
 def cmd_run(args) -> int:
     """``thermo run``: solve a scenario, show progress, print tables and write the output folder."""
     import jax
-    import thermo.hall
+
     from .io.outdir import check_target
-    from .io.results import write_run
-    from .solve import SolverDiverged
 
     console = _console()
     device = select_device(args.device)
     scene = _load_scene(args.scenario)
     out = Path(args.out) if args.out else Path("runs") / scene.name
     check_target(out, args.force)
+
+    import thermo.hall
+    from .io.results import write_run
+    from .solve import SolverDiverged
+
     model = _build(scene, args, device)
     check_memory(int(model.memory_estimate_bytes()), device)
     console.print(f"[bold]{scene.name}[/bold]: grid {' x '.join(map(str, model.grid.shape))} "

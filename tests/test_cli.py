@@ -1,0 +1,100 @@
+"""The ``thermo`` command line, called in-process through ``thermo.cli.main``."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import jax
+import pytest
+
+from thermo import cli
+
+ROOT = Path(__file__).resolve().parents[1]
+HALL_SMALL = ROOT / "geometries" / "hall-small.yaml"
+
+
+def _has_gpu():
+    try:
+        return bool(jax.devices("gpu"))
+    except RuntimeError:
+        return False
+
+
+def test_bench_tiny_size_writes_consistent_records(tmp_path, capsys):
+    out = tmp_path / "b" / "bench.json"
+    rc = cli.main(["bench", "--sizes", "6", "--steps", "3", "--repeats", "2", "--json", str(out)])
+    assert rc == 0
+    records = json.loads(out.read_text())
+    assert isinstance(records, list) and len(records) == 1
+    r = records[0]
+    for key in ("n", "cells", "device", "precision", "compile_s", "step_s", "mcell_steps_per_s",
+                "poisson_iters", "peak_mem_mb"):
+        assert key in r, key
+    assert r["n"] == 6 and r["cells"] == 216 and r["precision"] == "f32" and r["device"] == "cpu"
+    assert 0 < r["step_s"] < r["compile_s"]
+    assert r["mcell_steps_per_s"] == pytest.approx(216 / r["step_s"] / 1e6)
+    assert 1 <= r["poisson_iters"] <= 60  # the Poisson cap of the bench numerics
+    assert r["peak_mem_mb"] >= 0 and math.isfinite(r["peak_mem_mb"])
+    text = capsys.readouterr().out
+    assert "Mcell-steps/s" in text and "216" in text
+    assert jax.config.jax_enable_x64 is False  # main() leaves JAX as it found it
+
+
+def test_bench_rejects_bad_sizes(capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.main(["bench", "--sizes", "0"])
+    assert info.value.code == 2
+    assert "at least 1" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(_has_gpu(), reason="this machine has a GPU")
+def test_gpu_request_without_gpu_is_a_clear_error(capsys):
+    rc = cli.main(["bench", "--sizes", "4", "--device", "gpu"])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert "error: --device gpu: no GPU" in err and "Traceback" not in err
+
+
+def test_memory_check_names_the_bytes_needed():
+    device = jax.devices("cpu")[0]
+    free = cli.available_memory_bytes(device)
+    assert free is not None and free > 0
+    with pytest.raises(cli.UserError, match=rf"needs about {10 * free} bytes"):
+        cli.check_memory(10 * free, device)
+    assert cli.check_memory(1, device) == pytest.approx(free, rel=0.5)
+
+
+def test_numbers_never_display_as_nan():
+    assert cli._fmt(float("nan")) == "n/a" and cli._fmt(None) == "n/a" and cli._fmt(float("inf")) == "n/a"
+    assert cli._fmt(21.456, 1) == "21.5"
+
+
+def test_missing_scenario_file_exit_2(tmp_path, capsys):
+    pytest.importorskip("thermo.scene")
+    rc = cli.main(["check", str(tmp_path / "nope.yaml")])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and "does not exist" in err and "Traceback" not in err
+
+
+def test_bad_scenario_exit_2_names_object_and_field(tmp_path, capsys):
+    pytest.importorskip("thermo.scene")
+    text = HALL_SMALL.read_text().replace("power: 8 kW", "power: -8 kW", 1)
+    assert text != HALL_SMALL.read_text()
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text)
+    rc = cli.main(["run", str(bad), "--out", str(tmp_path / "out")])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "power" in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_existing_output_needs_force(tmp_path, capsys):
+    pytest.importorskip("thermo.scene")
+    (tmp_path / "out").mkdir()
+    rc = cli.main(["run", str(HALL_SMALL), "--out", str(tmp_path / "out"), "--cell", "0.6"])
+    assert rc == 2
+    assert "already exists; use --force" in capsys.readouterr().err
