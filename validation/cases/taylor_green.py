@@ -1,0 +1,151 @@
+"""Order of accuracy: the decaying Taylor-Green vortex with a passive temperature.
+
+On [0, pi]^2 (one cell thick in z) with free-slip walls,
+
+    u = sin x cos y F(t),  v = -cos x sin y F(t),  F = exp(-2 nu t),
+    T = sin x sin y exp(-2 kappa t)
+
+is an exact solution of the Navier-Stokes and temperature equations: the
+walls are streamlines with zero vorticity, T is a function of the stream
+function (so u . grad T = 0) and T = 0 on the walls.  The solver starts from
+the exact fields, runs RK2 with a fixed time step proportional to h^2 (time
+error negligible) and is compared with the exact solution at the final time
+in the relative L2 norm.  The observed order between successive grids is
+log2(e_h / e_{h/2}).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import jax.numpy as jnp
+import numpy as np
+
+from thermo.boundary import Boundaries, wall_plane
+from thermo.fields import initial_state
+from thermo.grid import uniform_grid
+from thermo.problem import Fluid, make_problem
+from thermo.solve import Numerics, Solver
+
+from ..checks import Check
+from ..common import stopwatch
+from ..report import CaseResult, markdown_table, new_figure, save_figure
+
+NAME = "taylor_green"
+TITLE = "Order of accuracy: Taylor-Green vortex"
+VISCOSITY = 0.1        # nu (L = pi, U = 1: Re = U L / nu = 31)
+PRANDTL = 0.71         # kappa = nu / Pr
+END_TIME = 1.0
+DIFFUSION_NUMBER = 0.1  # dt = DIFFUSION_NUMBER * h^2 / max(nu, kappa)
+MIN_ORDER = 1.8
+
+FULL = (16, 32, 64)
+QUICK = (12, 24, 48)
+
+
+def problem_for(cells: int, dtype=np.float64):
+    grid = uniform_grid((cells, cells, 1), (math.pi, math.pi, math.pi / cells))
+    shape = grid.shape
+    planes = (
+        (wall_plane(shape, 0, slip=True, temperature=0.0), wall_plane(shape, 0, slip=True, temperature=0.0)),
+        (wall_plane(shape, 1, slip=True, temperature=0.0), wall_plane(shape, 1, slip=True, temperature=0.0)),
+        (wall_plane(shape, 2, slip=True), wall_plane(shape, 2, slip=True)),
+    )
+    fluid = Fluid(density=1.0, heat_capacity=1.0, viscosity=VISCOSITY, prandtl=PRANDTL, turbulent_prandtl=1.0,
+                  expansion=0.0, reference_temperature=0.0, gravity=np.zeros(3))
+    return make_problem(grid, fluid, Boundaries(planes)).astype(dtype)
+
+
+def exact(grid, time: float):
+    """Exact (u on x-faces, v on y-faces, T at centres) at ``time``, numpy arrays."""
+    kappa = VISCOSITY / PRANDTL
+    xn, yn = (np.asarray(grid.nodes[a], float) for a in (0, 1))
+    xc, yc = (np.asarray(grid.centres(a), float) for a in (0, 1))
+    f, g = math.exp(-2.0 * VISCOSITY * time), math.exp(-2.0 * kappa * time)
+    u = (np.sin(xn)[:, None] * np.cos(yc)[None, :] * f)[:, :, None]
+    v = (-np.cos(xc)[:, None] * np.sin(yn)[None, :] * f)[:, :, None]
+    t = (np.sin(xc)[:, None] * np.sin(yc)[None, :] * g)[:, :, None]
+    return u, v, t
+
+
+def relative_l2(a, b):
+    return float(np.sqrt(np.sum((a - b) ** 2) / np.sum(b ** 2)))
+
+
+@dataclass
+class Run:
+    cells: int
+    dt: float
+    steps: int
+    velocity_error: float
+    temperature_error: float
+    seconds: float
+
+
+def run_resolution(cells: int, dtype=np.float64) -> Run:
+    problem = problem_for(cells, dtype)
+    grid = problem.grid
+    h = math.pi / cells
+    kappa = VISCOSITY / PRANDTL
+    steps = math.ceil(END_TIME / (DIFFUSION_NUMBER * h * h / max(VISCOSITY, kappa)))
+    dt = END_TIME / steps
+    solver = Solver(problem, Numerics(scheme="rk2", fixed_dt=dt, poisson_tol=1e-10, poisson_max_iter=200))
+    u0, v0, t0 = exact(grid, 0.0)
+    state = initial_state(grid, 0.0, dtype=dtype)
+    state = state.replace(velocity=(jnp.asarray(u0, dtype), jnp.asarray(v0, dtype), state.velocity[2]),
+                          temperature=jnp.asarray(t0, dtype))
+    start = time.perf_counter()
+    taken = 0
+    while float(state.time) < END_TIME * (1.0 - 1e-9):
+        state, diag = solver.run_chunk(state, steps - taken + 1, until_time=END_TIME)
+        taken += int(diag["steps"])
+    seconds = time.perf_counter() - start
+    u, v, t = exact(grid, float(state.time))
+    num_u, num_v = np.asarray(state.velocity[0]), np.asarray(state.velocity[1])
+    err_v = math.sqrt((np.sum((num_u - u) ** 2) + np.sum((num_v - v) ** 2)) / (np.sum(u ** 2) + np.sum(v ** 2)))
+    err_t = relative_l2(np.asarray(state.temperature), t)
+    return Run(cells, dt, taken, err_v, err_t, seconds)
+
+
+def observed_orders(runs, attribute):
+    e = [getattr(r, attribute) for r in runs]
+    return [math.log(e[i] / e[i + 1]) / math.log(runs[i + 1].cells / runs[i].cells) for i in range(len(e) - 1)]
+
+
+def run(quick: bool, dtype) -> CaseResult:
+    out = CaseResult(NAME, TITLE)
+    with stopwatch(out):
+        runs = [run_resolution(n, dtype) for n in (QUICK if quick else FULL)]
+    grids = "/".join(str(r.cells) for r in runs)
+    order_v, order_t = observed_orders(runs, "velocity_error"), observed_orders(runs, "temperature_error")
+    out.checks += [
+        Check(f"{NAME}", "observed order, velocity (finest pair)", order_v[-1], 2.0, 2.0 - MIN_ORDER,
+              kind="at_least", grid=grids),
+        Check(f"{NAME}", "observed order, temperature (finest pair)", order_t[-1], 2.0, 2.0 - MIN_ORDER,
+              kind="at_least", grid=grids),
+    ]
+    rows = []
+    for i, r in enumerate(runs):
+        rows.append((f"{r.cells}x{r.cells}", f"{r.dt:.3g}", r.steps, f"{r.velocity_error:.3e}",
+                     "" if i == 0 else f"{order_v[i - 1]:.2f}", f"{r.temperature_error:.3e}",
+                     "" if i == 0 else f"{order_t[i - 1]:.2f}", round(r.seconds, 1)))
+    out.sections += [
+        f"Set-up: [0, pi]^2, one cell thick, free-slip walls, T = 0 on the side walls; nu = {VISCOSITY}, "
+        f"Pr = {PRANDTL} (Re = pi / nu = {math.pi / VISCOSITY:.0f}), no buoyancy. Initial state = exact fields; "
+        f"RK2 (`scheme=\"rk2\"`), fixed dt = {DIFFUSION_NUMBER} h^2 / max(nu, kappa), Koren-limited advection; "
+        f"relative L2 errors at t = {END_TIME} (velocity: both face components; temperature: cell centres).",
+        markdown_table(("grid", "dt", "steps", "velocity L2 error", "order", "temperature L2 error", "order",
+                        "run time (s)"), rows),
+    ]
+    fig, ax = new_figure(5.0, 4.0)
+    h = np.array([math.pi / r.cells for r in runs])
+    ax.loglog(h, [r.velocity_error for r in runs], "o-", label="velocity")
+    ax.loglog(h, [r.temperature_error for r in runs], "s-", label="temperature")
+    ax.loglog(h, runs[0].velocity_error * (h / h[0]) ** 2, "k--", label="slope 2")
+    ax.set(xlabel="h", ylabel="relative L2 error at t = 1")
+    ax.legend()
+    out.figures.append((save_figure(fig, "taylor_green_convergence.png"),
+                        "Taylor-Green vortex: error against grid spacing."))
+    return out

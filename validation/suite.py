@@ -1,0 +1,40 @@
+"""The validation suite: the cases in report order, running them, writing the outputs."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+import jax
+
+from .cases import conservation, de_vahl_davis, ghia, multigrid, taylor_green
+from .report import PACKAGE, CaseResult, render
+
+CASES = {m.NAME: m for m in (de_vahl_davis, ghia, taylor_green, conservation, multigrid)}
+REPORT = PACKAGE / "report.md"
+DOCS = PACKAGE.parent / "docs" / "validation.md"
+
+
+def run_cases(names, quick: bool, dtype, log=print) -> list[CaseResult]:
+    results = []
+    for name in names:
+        log(f"== {name} ({'quick' if quick else 'full'})")
+        result = CASES[name].run(quick, dtype)
+        for check in result.checks:
+            log("   " + check.describe())
+        log(f"   {result.seconds:.1f} s")
+        results.append(result)
+    return results
+
+
+def write_outputs(results: list[CaseResult], settings: dict, json_path: str | None = None):
+    """validation/report.md, docs/validation.md and (optionally) the JSON records."""
+    settings = {**settings, "device": str(jax.devices()[0].platform), "jax": jax.__version__,
+                "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
+    REPORT.write_text(render(results, "figures/", settings))
+    DOCS.parent.mkdir(exist_ok=True)
+    DOCS.write_text(render(results, "../validation/figures/", settings))
+    if json_path:
+        records = [c.record() for r in results for c in r.checks]
+        Path(json_path).write_text(json.dumps(records, indent=1))
