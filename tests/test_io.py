@@ -284,3 +284,17 @@ def test_failed_first_write_leaves_nothing(tmp_path):
         with atomic_directory(tmp_path / "file", force=True):
             pass
     assert os.path.isfile(tmp_path / "file")
+
+
+def test_flat_objects_are_one_quad_and_unsolved_tracers_are_left_out(tmp_path):
+    tile = {"name": "T1", "kind": "tile", "lower": (1.0, 1.0, 0.0), "upper": (1.6, 2.2, 0.0),
+            "data": {"flow_m3s": 0.4}}
+    blocks = pv.read(vtk.write_equipment(tmp_path / "e.vtm", [tile, EQUIPMENT[0]]))
+    assert blocks["T1"].n_cells == 1 and blocks["A01"].n_cells == 6
+    assert blocks["T1"].compute_cell_sizes(length=False, volume=False)["Area"][0] == pytest.approx(0.72)
+    grid, problem, state, _ = _case()
+    unsolved = state.replace(tracers=jnp.full((1, *grid.shape), jnp.nan, jnp.float32))
+    arrays = vtk.field_arrays(grid, unsolved, problem, ["ci"])
+    assert "ci" not in arrays and "temperature" in arrays
+    none = state.replace(tracers=jnp.zeros((0, *grid.shape), jnp.float32))
+    assert "ci" not in vtk.field_arrays(grid, none, problem, ["ci"])

@@ -14,14 +14,16 @@
   temperature    degC    air temperature
   eddy_viscosity m^2/s   turbulent kinematic viscosity
   solid_fraction 0..1    1 - cell fluid fraction (1 inside racks, walls, ...)
-  <tracer name>  -       each passive tracer (e.g. capture-index tracers)
+  <tracer name>  -       each passive tracer (e.g. capture-index tracers); a
+                         tracer that was not solved for (all NaN) is left out
   ============== ======= =========================================================
 
 * :func:`write_equipment` writes one block per scene object into a VTK
   MultiBlock (``.vtm`` plus a folder of ``.vtu`` blocks, one per object, each
-  the six faces of the object's box as quads).  Each block carries the object's
-  numbers both as field data (one value per block) and as cell data on its six
-  faces (so ParaView colours a rack's surfaces by, e.g., its intake temperature).
+  the faces of the object's box as quads).  Each block carries the object's
+  numbers both as field data (one value per block) and as cell data on its
+  faces (six, or one for a flat object such as a tile or a return grille), so
+  ParaView colours a rack's surfaces by, e.g., its intake temperature.
   Every block also has ``object_index`` (position in the equipment list).  The
   block name is the object's name; the blocks hold no string arrays, so meshio
   can read them too (it rejects VTK string arrays).
@@ -65,6 +67,8 @@ def field_arrays(grid: Grid, state: State, problem: Problem, tracer_names=()) ->
     (``velocity``: shape (3, *grid.shape)), keyed by name (units in the module docstring)."""
     tracer_names = list(tracer_names)
     tracers = np.asarray(state.tracers)
+    if tracers.shape[0] == 0:
+        tracer_names = []  # states without tracers (e.g. transient snapshots) write none
     if len(tracer_names) != tracers.shape[0]:
         raise ValueError(f"{tracers.shape[0]} tracers in the state but {len(tracer_names)} tracer names given")
     velocity = np.asarray(cell_centred_velocity(state.velocity))
@@ -80,7 +84,8 @@ def field_arrays(grid: Grid, state: State, problem: Problem, tracer_names=()) ->
     for k, name in enumerate(tracer_names):
         if name in arrays:
             raise ValueError(f"tracer name {name!r} clashes with a field array name")
-        arrays[name] = tracers[k]
+        if np.all(np.isfinite(tracers[k])):  # a tracer not solved for (all NaN) is left out
+            arrays[name] = tracers[k]
     return arrays
 
 
@@ -107,12 +112,18 @@ def write_fields(path, grid: Grid, state: State, problem: Problem, tracer_names=
 
 
 def box_surface(lower, upper) -> pv.UnstructuredGrid:
-    """The six faces of the box [lower, upper] (m) as an UnstructuredGrid of quads (order: FACE_NAMES)."""
+    """The surface of the box [lower, upper] (m) as an UnstructuredGrid of quads.
+
+    A solid box gives its six faces (order: FACE_NAMES); a flat one (zero extent
+    along one axis: a tile, a return grille, a panel) gives the single quad it is.
+    """
     lo, hi = np.asarray(lower, float), np.asarray(upper, float)
     points = np.array([[(lo, hi)[i][0], (lo, hi)[j][1], (lo, hi)[k][2]]
                        for k in (0, 1) for j in (0, 1) for i in (0, 1)])
-    cells = np.hstack([[4, *face] for face in _BOX_FACES])
-    types = np.full(len(_BOX_FACES), pv.CellType.QUAD, np.uint8)
+    flat = np.flatnonzero(hi - lo <= 0.0)
+    faces = _BOX_FACES if flat.size != 1 else (_BOX_FACES[2 * int(flat[0])],)
+    cells = np.hstack([[4, *face] for face in faces])
+    types = np.full(len(faces), pv.CellType.QUAD, np.uint8)
     return pv.UnstructuredGrid(cells, types, points)
 
 
