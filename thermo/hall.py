@@ -1,0 +1,522 @@
+"""A data hall end to end: scene -> grid and fields -> coupled solve -> summary.
+
+>>> import thermo.scene, thermo.hall
+>>> scene = thermo.scene.load("geometries/hall-small.yaml")          # doctest: +SKIP
+>>> model = thermo.hall.build(scene, cell_size=0.3)                  # doctest: +SKIP
+>>> result = thermo.hall.solve(model)                                # doctest: +SKIP
+>>> result.summary["racks"][0]["inlet_max_C"]                        # doctest: +SKIP
+
+The coupling (:func:`make_coupling`) runs inside the compiled loop before
+every step: rack exhaust temperatures from the area-mean intake, cooling-unit
+supply temperatures (setpoint, capacity limit), return-opening backflow
+temperatures, tile jet momentum and, in transients, the event schedule.
+It changes only source and boundary values, never shapes or open fractions.
+"""
+
+from __future__ import annotations
+
+import math
+import time as _time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .equipment import rack as rack_model
+from .equipment import cooler as cooler_model
+from .equipment.assembly import FieldArrays
+from .equipment.containment import build_containment
+from .equipment.events import Schedule, build_schedule, power_at, power_at_host, running_at, running_at_host
+from .equipment.leakage import build_floor
+from .equipment.obstruction import build_obstructions
+from .equipment.openings import OpeningSet, build_openings, opening_flows, update_backflow
+from .equipment.tiles import TileSet, build_tiles, jet_correction, tile_flows
+from .fields import State
+from .grid import Grid
+from .problem import Fluid, Problem
+from .scene.gridgen import generate_grid
+from .scene.load import Scene
+from .solve import Numerics, RunReport, Solver
+from . import metrics as m
+
+TRACER_NAMES = ["capture_cold", "capture_hot"]
+
+
+@dataclass
+class HallModel:
+    """A hall ready to solve.
+
+    Attributes:
+      scene: the validated :class:`~thermo.scene.Scene`.
+      grid: the generated :class:`~thermo.grid.Grid`; cells: its cell count.
+      problem: the core :class:`~thermo.problem.Problem` (run precision).
+      numerics: :class:`~thermo.solve.Numerics` of the steady solve.
+      coupling: ``coupling(problem, state) -> problem`` for the steady solve (t = 0 configuration).
+      transient_coupling: the same with the scenario's events.
+      tracer_names: names of ``result.state.tracers`` (the capture-index scalars).
+      has_events: whether the scenario has events.
+      racks, coolers, tiles, openings, schedule: equipment as sparse arrays.
+      floor_leakage_fraction: open fraction of the raised-floor slab outside tiles.
+    """
+
+    scene: Scene
+    grid: Grid
+    problem: Problem
+    numerics: Numerics
+    coupling: Callable
+    transient_coupling: Callable
+    racks: rack_model.RackSet
+    coolers: cooler_model.CoolerSet
+    tiles: TileSet
+    openings: OpeningSet
+    schedule: Schedule
+    floor_leakage_fraction: float = 0.0
+    tracer_names: list = field(default_factory=lambda: list(TRACER_NAMES))
+
+    @property
+    def cells(self) -> int:
+        return self.grid.cells
+
+    @property
+    def has_events(self) -> bool:
+        return len(self.scene.events) > 0
+
+    def memory_estimate_bytes(self) -> int:
+        """Estimated peak memory (bytes) of a solve: about 90 cell-sized arrays (problem
+        fields, state, step temporaries, multigrid hierarchy, compiled-loop copies)."""
+        itemsize = np.dtype(self.problem.geometry.fluid.dtype).itemsize
+        return int(self.cells * itemsize * 90 + 200e6)
+
+
+@dataclass
+class HallResult:
+    """What :func:`solve` and :func:`solve_transient` return.
+
+    Attributes:
+      state: final :class:`~thermo.fields.State` (tracers: the capture-index scalars, see
+        ``model.tracer_names``); report: :class:`~thermo.solve.RunReport`; converged: bool;
+      summary: JSON-serialisable dict (the content of summary.json);
+      equipment: list of {"name", "kind", "lower", "upper", "data"} per object;
+      snapshots: transient only, list of (time_s, State).
+    """
+
+    state: State
+    report: RunReport
+    converged: bool
+    summary: dict
+    equipment: list
+    snapshots: list = field(default_factory=list)
+
+
+# ---------------------------------------------------------------------------------
+# build
+# ---------------------------------------------------------------------------------
+
+def fluid_of(scene: Scene) -> Fluid:
+    """The core :class:`~thermo.problem.Fluid` of the scenario's air (gravity along -z)."""
+    a = scene.air
+    return Fluid(density=a.density, heat_capacity=a.heat_capacity, viscosity=a.viscosity, prandtl=a.prandtl,
+                 turbulent_prandtl=a.turbulent_prandtl, expansion=a.expansion,
+                 reference_temperature=a.reference_temperature, gravity=np.array([0.0, 0.0, -a.gravity]))
+
+
+def build(scene: Scene, cell_size: float | None = None, dtype=np.float32) -> HallModel:
+    """Grid, fields and coupling of ``scene``; ``cell_size`` (m) overrides ``grid.max_cell``."""
+    grid = generate_grid(scene, cell_size)
+    fields = FieldArrays(grid, scene.air.reference_temperature)
+    racks, _ = rack_model.build_racks(scene, fields)
+    coolers, _ = cooler_model.build_coolers(scene, fields)
+    build_obstructions(scene, fields)
+    eps = build_floor(scene, fields)
+    tiles = build_tiles(scene, fields)
+    openings = build_openings(scene, fields)
+    build_containment(scene, fields)
+    problem = fields.to_problem(fluid_of(scene), dtype)
+    numerics = Numerics(turbulence=scene.solver.turbulence, cfl=scene.solver.cfl,
+                        max_dt=scene.solver.cfl * grid.min_spacing() / max(_equipment_speed(scene, fields), 0.1))
+    schedule = build_schedule(scene)
+    steady = make_coupling(racks, coolers, tiles, openings, None)
+    transient = make_coupling(racks, coolers, tiles, openings, schedule) if scene.events else steady
+    return HallModel(scene=scene, grid=grid, problem=problem, numerics=numerics, coupling=steady,
+                     transient_coupling=transient, racks=racks, coolers=coolers, tiles=tiles, openings=openings,
+                     schedule=schedule, floor_leakage_fraction=eps)
+
+
+def _equipment_speed(scene: Scene, fields: FieldArrays) -> float:
+    """Largest air speed the equipment imposes (m/s): tile inflows, rack and cooler face
+    velocities.  It caps the time step while the flow starts from rest."""
+    speeds = [float(np.max(np.abs(fields.planes[2][0]["velocity"]), initial=0.0))]
+    for r in scene.racks:
+        axis = 0 if r.facing[1] == "x" else 1
+        speeds.append(scene.rack_flow(r) / (r.size[1 - axis] * r.size[2]))
+    for c in scene.coolers:
+        speeds.append(c.flow / min(c.size[0] * c.size[1], c.size[0] * c.size[2], c.size[1] * c.size[2]))
+    for t in scene.tiles:
+        speeds.append(0.5 / t.open_fraction)
+    return max(speeds)
+
+
+def make_coupling(racks, coolers, tiles, openings, schedule: Schedule | None):
+    """The per-step equipment coupling (a pure JAX function, see module docstring).
+    With ``schedule`` None the t = 0 configuration is used whatever the (pseudo-)time."""
+
+    def coupling(problem: Problem, state: State) -> Problem:
+        temperature = state.temperature
+        sources = problem.sources
+        fluid = problem.fluid
+        mass_temperature = sources.mass_temperature
+        if racks.count:
+            intake, _ = rack_model.intake_temperatures(racks, temperature)
+            power = racks.power if schedule is None else power_at(schedule, racks.power, state.time)
+            exhaust = rack_model.exhaust_temperature(racks, intake, power, fluid)
+            mass_temperature = rack_model.apply_exhaust(racks, mass_temperature, exhaust)
+        sources = sources.__class__(**{**sources.__dict__, "mass_temperature": mass_temperature})
+        if coolers.count:
+            t_return = cooler_model.return_temperatures(coolers, temperature)
+            t_supply = cooler_model.supply_temperatures(coolers, problem.sources.mass_temperature, t_return, fluid)
+            running = None
+            if schedule is not None and schedule.has_cooler_events:
+                running = running_at(schedule, coolers.count, state.time)
+                t_supply = jnp.where(running > 0, t_supply, t_return)
+            sources = cooler_model.apply_units(coolers, sources, t_supply, running)
+        if tiles.jet_faces.shape[0]:
+            momentum = list(sources.momentum)
+            momentum[2] = jet_correction(tiles, momentum[2], state.velocity[2])
+            sources = sources.__class__(**{**sources.__dict__, "momentum": tuple(momentum)})
+        problem = update_backflow(openings, problem, temperature)
+        return problem.replace(sources=sources)
+
+    return coupling
+
+
+# ---------------------------------------------------------------------------------
+# solve
+# ---------------------------------------------------------------------------------
+
+def _rack_probe(model: HallModel):
+    racks = model.racks
+
+    @jax.jit
+    def probe(state):
+        mean, peak = rack_model.intake_temperatures(racks, state.temperature)
+        return jnp.concatenate([mean, peak])
+
+    return probe
+
+
+def _controller(model: HallModel, solver: Solver):
+    """Host-side integral return-temperature control between compiled chunks."""
+    coolers = model.coolers
+    if not coolers.count or not np.any(coolers.return_control > 0):
+        return lambda state: None
+    t_set = np.where(coolers.return_control > 0, coolers.return_setpoint - 10.0, coolers.setpoint)
+    t_set = np.clip(t_set, coolers.min_supply, None)
+    probe = jax.jit(lambda s: cooler_model.return_temperatures(coolers, s.temperature))
+    cells = jnp.asarray(coolers.supply_cells)
+    units = coolers.supply_unit
+
+    def store(values):
+        src = solver.problem.sources
+        flat = jnp.reshape(src.mass_temperature, (-1,)).at[cells].set(
+            jnp.asarray(values[units], src.mass_temperature.dtype))
+        src = src.__class__(**{**src.__dict__, "mass_temperature": jnp.reshape(flat, src.mass_temperature.shape)})
+        solver.problem = solver.problem.replace(sources=src)
+
+    store(t_set)
+
+    def update(state):
+        nonlocal t_set
+        t_set = cooler_model.return_control_update(coolers, t_set, np.asarray(probe(state)))
+        store(t_set)
+
+    return update
+
+
+def solve(model: HallModel, progress: Callable | None = None, max_steps: int | None = None,
+          capture_index: bool = True) -> HallResult:
+    """Steady state of ``model``; ``progress(record, rack_inlet_max_C)`` after each chunk.
+
+    Converged when the solver's change rates are below ``solver.tolerance`` and no
+    rack intake temperature changed by more than ``solver.monitor_tolerance`` (K)
+    over the last chunk.  Then the capture-index scalars are solved in the frozen flow.
+    """
+    scene = model.scene
+    solver = Solver(model.problem, model.numerics, chunk=100, coupling=model.coupling)
+    probe = _rack_probe(model)
+    control = _controller(model, solver)
+    n = model.racks.count
+
+    def on_chunk(record, state):
+        control(state)
+        if progress is not None:
+            values = np.asarray(probe(state))
+            progress(record, float(np.max(values[n:])) if n else float("nan"))
+
+    steps = int(max_steps if max_steps is not None else scene.solver.max_steps)
+    state, report = solver.steady(max_steps=steps, tol=scene.solver.tolerance, monitor=probe,
+                                  monitor_tol=scene.solver.monitor_tolerance, progress=on_chunk, min_steps=300)
+    model.problem = solver.problem
+    return _finish(model, state, report, capture_index)
+
+
+def solve_transient(model: HallModel, end_time: float | None = None, report_every: float | None = None,
+                    progress: Callable | None = None, initial: State | None = None) -> HallResult:
+    """Transient with the scenario's events, from the steady state (solved first unless
+    ``initial`` is given).  ``end_time`` and ``report_every`` (s) default to the scenario's
+    ``transient:`` section.  ``progress(record, rack_inlet_max_C)`` after each report."""
+    scene = model.scene
+    if end_time is None:
+        end_time = scene.transient.end_time if scene.transient else 60.0
+    if report_every is None:
+        report_every = scene.transient.report_every if scene.transient else 5.0
+    if initial is None:
+        steady = solve(model, capture_index=False)
+        initial = steady.state
+    state0 = initial.replace(time=jnp.zeros_like(initial.time), tracers=jnp.zeros((0, *model.grid.shape),
+                                                                                   initial.temperature.dtype))
+    numerics = Numerics(turbulence=model.numerics.turbulence, cfl=model.numerics.cfl, scheme="rk2")
+    solver = Solver(model.problem, numerics, chunk=100, coupling=model.transient_coupling)
+    probe = _rack_probe(model)
+    n = model.racks.count
+    times, inlet_max, snapshots_host = [], [], []
+
+    def record(state):
+        values = np.asarray(probe(state))
+        times.append(float(state.time))
+        inlet_max.append(values[n:])
+        return values
+
+    record(state0)
+    control = _controller(model, solver)
+
+    def on_report(rec, state):
+        control(state)
+        values = record(state)
+        if progress is not None:
+            progress(rec, float(np.max(values[n:])) if n else float("nan"))
+
+    start = _time.perf_counter()
+    snapshots, report = solver.transient(state0, end_time, report_every, progress=on_report)
+    report.seconds = _time.perf_counter() - start
+    final = snapshots[-1]
+    result = _finish(model, final, report, capture_index=False, time=float(final.time),
+                     coupling=model.transient_coupling)
+    # the server-inlet maximum includes blanking leakage: recompute per sample
+    series = _server_inlet_series(model, snapshots)
+    limit = m.ALLOWABLE[scene.ashrae_class][1]
+    result.summary["transient"] = {
+        "times_s": [float(s.time) for s in snapshots],
+        "rack_inlet_max_C": {r.name: [float(v[k]) for v in series] for k, r in enumerate(scene.racks)},
+        "ride_through_s": m.ride_through([float(s.time) for s in snapshots], series, limit) if n else None,
+        "ride_through_limit_C": limit,
+        "events": [_event_dict(e) for e in scene.events],
+    }
+    result.snapshots = [(float(s.time), s) for s in snapshots]
+    return result
+
+
+def _event_dict(e) -> dict:
+    d = {"time_s": e.time}
+    if e.cooler is not None:
+        d.update(cooler=e.cooler, action=e.action)
+    else:
+        d.update(rack=e.rack, power_kW=e.power / 1e3)
+    return d
+
+
+def _server_inlet_series(model: HallModel, snapshots) -> list:
+    out = []
+    racks = model.racks
+    fluid = model.problem.fluid
+    for s in snapshots:
+        mean, peak = rack_model.intake_temperatures(racks, s.temperature)
+        power = power_at_host(model.schedule, racks.power, float(s.time))
+        exhaust = np.asarray(rack_model.exhaust_temperature(racks, mean, power, fluid))
+        out.append((1.0 - racks.leakage) * np.asarray(peak) + racks.leakage * exhaust)
+    return out
+
+
+# ---------------------------------------------------------------------------------
+# summary
+# ---------------------------------------------------------------------------------
+
+def _finish(model, state, report, capture_index, time: float = 0.0, coupling=None) -> HallResult:
+    cold = hot = None
+    if capture_index and model.racks.count:
+        cold, hot, tracer_fields, _ = m.capture_indices(model, state)
+        state = state.replace(tracers=tracer_fields.astype(state.temperature.dtype))
+    else:
+        state = state.replace(tracers=jnp.full((2, *model.grid.shape), jnp.nan, state.temperature.dtype))
+    summary, equipment = summarize(model, state, report, cold, hot, time, coupling)
+    return HallResult(state=state, report=report, converged=bool(report.converged), summary=summary,
+                      equipment=equipment)
+
+
+def _num(x):
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def summarize(model: HallModel, state: State, report: RunReport, capture_cold=None, capture_hot=None,
+              time: float = 0.0, coupling=None):
+    """(summary dict, equipment list) of ``state`` at simulated ``time`` (s) (see :class:`HallResult`)."""
+    scene = model.scene
+    coupling = coupling or model.coupling
+    problem = coupling(model.problem, state)
+    fluid = problem.fluid
+    rho_cp = float(fluid.density) * float(fluid.heat_capacity)
+    racks, coolers = model.racks, model.coolers
+    cls = scene.ashrae_class
+
+    # racks
+    power = power_at_host(model.schedule, racks.power, time) if coupling is model.transient_coupling else racks.power
+    intake_mean, intake_max = (np.asarray(v, float) for v in rack_model.intake_temperatures(racks, state.temperature))
+    exhaust = intake_mean + power / (rho_cp * racks.flow * (1.0 - racks.leakage)) if racks.count else intake_mean
+    server_mean = (1 - racks.leakage) * intake_mean + racks.leakage * exhaust
+    server_max = (1 - racks.leakage) * intake_max + racks.leakage * exhaust
+    t_cells = np.asarray(state.temperature).reshape(-1)[racks.intake_cells]
+    cell_server = (1 - racks.leakage[racks.intake_rack]) * t_cells + racks.leakage[racks.intake_rack] * exhaust[racks.intake_rack]
+    server_min = np.array([cell_server[racks.intake_rack == k].min() for k in range(racks.count)])
+    rack_rows = []
+    for k, r in enumerate(scene.racks):
+        rack_rows.append({
+            "name": r.name, "inlet_mean_C": _num(server_mean[k]), "inlet_max_C": _num(server_max[k]),
+            "exhaust_C": _num(exhaust[k]), "power_kW": float(power[k]) / 1e3, "flow_m3s": float(racks.flow[k]),
+            "ashrae": m.ashrae_status(server_max[k], server_min[k], cls),
+            "capture_index_cold": None if capture_cold is None else _num(capture_cold[k]),
+            "capture_index_hot": None if capture_hot is None else _num(capture_hot[k])})
+
+    # coolers
+    running = running_at_host(model.schedule, coolers.count, time) if coupling is model.transient_coupling \
+        else np.ones(coolers.count)
+    cooler_rows, loads = [], np.zeros(coolers.count)
+    t_ret = t_sup = np.zeros(0)
+    if coolers.count:
+        t_ret = np.asarray(cooler_model.return_temperatures(coolers, state.temperature), float)
+        t_sup = np.asarray(cooler_model.supply_temperatures(coolers, model.problem.sources.mass_temperature,
+                                                            jnp.asarray(t_ret), fluid), float)
+        t_sup = np.where(running > 0, t_sup, t_ret)
+        loads, fans = cooler_model.unit_loads(coolers, t_ret, t_sup, fluid, running)
+        for k, c in enumerate(scene.coolers):
+            cap = coolers.capacity[k] if coolers.capacity[k] < cooler_model.UNLIMITED else None
+            cooler_rows.append({
+                "name": c.name, "supply_C": _num(t_sup[k]), "return_C": _num(t_ret[k]),
+                "flow_m3s": float(coolers.flow[k] * running[k]), "load_kW": float(loads[k]) / 1e3,
+                "capacity_kW": None if cap is None else cap / 1e3,
+                "utilization": None if cap is None else float(loads[k] / cap), "fan_power_kW": float(fans[k]) / 1e3,
+                "running": bool(running[k] > 0)})
+
+    # tiles and returns
+    tflows = np.asarray(tile_flows(model.tiles, problem, state.velocity[2]), float)
+    tile_rows = [{"name": t.name, "flow_m3s": float(tflows[k])} for k, t in enumerate(scene.tiles)]
+    oflow, otemp = (np.asarray(v, float) for v in opening_flows(model.openings, problem, state)) \
+        if model.openings.count else (np.zeros(0), np.zeros(0))
+    return_rows = [{"name": r.name, "flow_m3s": float(oflow[k]), "mean_C": _num(otemp[k])}
+                   for k, r in enumerate(scene.returns)]
+
+    # energy balance: (return - supply enthalpy flow) - rack heat
+    rack_heat = float(np.sum(power))
+    boundary_in = m.boundary_heat_inflow(problem, state)
+    removed = -boundary_in + float(np.sum(loads))
+    balance = 100.0 * (removed - rack_heat) / rack_heat if rack_heat > 0 else 0.0
+
+    # room-level metrics
+    supply_flows, supply_temps, return_flows, return_temps = [], [], [], []
+    if scene.raised_floor is None:
+        for k, t in enumerate(scene.tiles):
+            supply_flows.append(t.flow); supply_temps.append(t.temperature)
+    boundary_returns = [k for k, r in enumerate(scene.returns)
+                        if not (r.surface == "ceiling" and scene.ceiling_plenum is not None)]
+    for k in boundary_returns:
+        if oflow[k] > 0:
+            return_flows.append(oflow[k]); return_temps.append(otemp[k])
+    for k in range(coolers.count):
+        if running[k] > 0:
+            supply_flows.append(coolers.flow[k]); supply_temps.append(t_sup[k])
+            return_flows.append(coolers.flow[k]); return_temps.append(t_ret[k])
+    mean = lambda f, t: float(np.dot(f, t) / np.sum(f)) if len(f) and np.sum(f) > 0 else float("nan")  # noqa: E731
+    supply_c, return_c = mean(supply_flows, supply_temps), mean(return_flows, return_temps)
+    metrics = {}
+    if racks.count:
+        rise = exhaust - server_mean
+        weights = racks.intake_weight
+        rci_hi, rci_lo = m.rci(cell_server, weights, cls)
+        shi, rhi = m.shi_rhi(server_mean, exhaust, racks.flow, supply_c)
+        metrics = {"RCI_HI": rci_hi, "RCI_LO": rci_lo,
+                   "RTI": _num(m.rti(return_c, supply_c, float(np.dot(racks.flow, rise) / np.sum(racks.flow)))),
+                   "SHI": _num(shi), "RHI": _num(rhi)}
+    metrics.update({
+        "ashrae_class": cls, "supply_C": _num(supply_c), "return_C": _num(return_c),
+        "rack_heat_kW": rack_heat / 1e3, "cooling_load_kW": float(np.sum(loads)) / 1e3,
+        "racks_outside_recommended": int(sum(not r["ashrae"]["recommended"] for r in rack_rows)),
+        "racks_outside_allowable": int(sum(not r["ashrae"]["allowable"] for r in rack_rows)),
+        "max_inlet_C": _num(np.max(server_max)) if racks.count else None,
+        "total_tile_flow_m3s": float(np.sum(tflows)),
+        "floor_leakage_fraction": model.floor_leakage_fraction,
+    })
+    if scene.raised_floor is not None and coolers.count:
+        into_plenum = float(sum(coolers.flow[k] * running[k] for k, c in enumerate(scene.coolers)
+                                if cooler_model.supply_face(c) == "bottom"))
+        metrics["plenum_supply_m3s"] = into_plenum
+        metrics["floor_leakage_m3s"] = into_plenum - float(np.sum(tflows))
+    if capture_cold is not None:
+        metrics["capture_index_cold_min"] = _num(np.min(capture_cold))
+        metrics["capture_index_hot_min"] = _num(np.min(capture_hot))
+
+    widths = [np.diff(np.asarray(x)) for x in model.grid.nodes]
+    summary = {
+        "scenario": scene.name,
+        "racks": rack_rows, "coolers": cooler_rows, "tiles": tile_rows, "returns": return_rows,
+        "metrics": metrics, "energy_balance_pct": float(balance),
+        "grid": {"cells": int(model.cells), "shape": list(model.grid.shape),
+                 "min_cell_m": float(min(w.min() for w in widths)), "max_cell_m": float(max(w.max() for w in widths))},
+        "solver": {"steps": int(report.steps), "seconds": float(report.seconds),
+                   "compile_seconds": float(report.compile_seconds), "converged": bool(report.converged),
+                   "reason": report.reason or ("completed" if report.converged else "")},
+    }
+    return summary, _equipment(model, rack_rows, cooler_rows, tile_rows, return_rows)
+
+
+def _equipment(model, rack_rows, cooler_rows, tile_rows, return_rows) -> list:
+    scene = model.scene
+    out = []
+
+    def box(position, size):
+        lo = tuple(float(v) for v in position)
+        return lo, tuple(float(a + b) for a, b in zip(lo, size))
+
+    for r, row in zip(scene.racks, rack_rows):
+        lo, hi = box(r.position, r.size)
+        data = {k: float(v) for k, v in row.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        out.append({"name": r.name, "kind": "rack", "lower": lo, "upper": hi, "data": data})
+    for c, row in zip(scene.coolers, cooler_rows):
+        lo, hi = box(c.position, c.size)
+        data = {k: float(v) for k, v in row.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        out.append({"name": c.name, "kind": "cooler", "lower": lo, "upper": hi, "data": data})
+    for t, row in zip(scene.tiles, tile_rows):
+        lo, hi = box((*t.position, 0.0), (*t.size, 0.0))
+        out.append({"name": t.name, "kind": "tile", "lower": lo, "upper": hi,
+                    "data": {"flow_m3s": row["flow_m3s"], "open_fraction": t.open_fraction}})
+    from .equipment.openings import SURFACES
+    lx, ly, lz = scene.room_size
+    for ret, row in zip(scene.returns, return_rows):
+        axis, side, plane_axes = SURFACES[ret.surface]
+        lo, hi = [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]
+        for k, a in enumerate(plane_axes):
+            lo[a], hi[a] = ret.position[k], ret.position[k] + ret.size[k]
+        lo[axis] = hi[axis] = 0.0 if side == 0 else (lx, ly, lz)[axis]
+        data = {"flow_m3s": row["flow_m3s"]}
+        if row["mean_C"] is not None:
+            data["mean_C"] = row["mean_C"]
+        out.append({"name": ret.name, "kind": "return", "lower": tuple(lo), "upper": tuple(hi), "data": data})
+    for o in scene.obstructions:
+        lo, hi = box(o.position, o.size)
+        out.append({"name": o.name, "kind": "obstruction", "lower": lo, "upper": hi,
+                    "data": {"blockage": o.blockage}})
+    for c in scene.containment:
+        lo, hi = box((*c.position, 0.0), (*c.size, c.height))
+        out.append({"name": c.name, "kind": "containment", "lower": lo, "upper": hi,
+                    "data": {"leakage": c.leakage}})
+    return out

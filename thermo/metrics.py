@@ -1,0 +1,218 @@
+"""Data-center thermal metrics (definitions: ../shared/reference/datacenter_metrics.json).
+
+Pure functions of rack, cooler and opening temperatures and flows, plus the
+Capture Index, which needs two passive scalars solved in the converged flow.
+
+* ASHRAE TC 9.9 status of a rack: its *maximum* intake temperature inside the
+  recommended envelope (18-27 degC for A1-A4, 18-22 degC for H1) and inside the
+  allowable range of the scenario's class.
+* RCI_HI / RCI_LO (Herrlin 2005), evaluated over every intake cell of every rack
+  weighted by its face area (each cell face stands for one "intake"): 100 % when
+  all intakes are within the recommended range.
+* RTI = (T_return - T_supply) / dT_equipment x 100 % (Herrlin), flow-weighted means.
+* SHI = sum m (T_in - T_ref) / sum m (T_out - T_ref), RHI = 1 - SHI (Sharma et
+  al. 2002), T_ref the flow-weighted mean supply temperature.
+* Capture indices (VanGilder & Shrivastava 2007), see :func:`capture_indices`.
+* Energy balance: (return enthalpy flow) - (supply enthalpy flow) - (rack heat),
+  in % of the rack heat, see :func:`energy_balance`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+RECOMMENDED = {"A1": (18.0, 27.0), "A2": (18.0, 27.0), "A3": (18.0, 27.0), "A4": (18.0, 27.0), "H1": (18.0, 22.0)}
+ALLOWABLE = {"A1": (15.0, 32.0), "A2": (10.0, 35.0), "A3": (5.0, 40.0), "A4": (5.0, 45.0), "H1": (5.0, 25.0)}
+
+
+def ashrae_status(inlet_max_C: float, inlet_min_C: float, ashrae_class: str = "A1") -> dict:
+    """{"class", "recommended", "allowable"}: whether every intake point of a rack (its
+    min and max intake temperature, degC) lies in the class's recommended envelope and
+    allowable range."""
+    lo, hi = RECOMMENDED[ashrae_class]
+    alo, ahi = ALLOWABLE[ashrae_class]
+    return {"class": ashrae_class, "recommended": bool(lo <= inlet_min_C and inlet_max_C <= hi),
+            "allowable": bool(alo <= inlet_min_C and inlet_max_C <= ahi)}
+
+
+def rci(intake_C, weights=None, ashrae_class: str = "A1") -> tuple[float, float]:
+    """(RCI_HI, RCI_LO) in % of intake temperatures ``intake_C`` (degC) with optional weights.
+
+    >>> [round(x, 2) for x in rci([22, 24, 26, 28, 29.5, 31, 33])][0]
+    61.43
+    """
+    t = np.asarray(intake_C, float)
+    w = np.ones_like(t) if weights is None else np.asarray(weights, float)
+    w = w / w.sum()
+    lo, hi = RECOMMENDED[ashrae_class]
+    alo, ahi = ALLOWABLE[ashrae_class]
+    over = np.sum(w * np.maximum(t - hi, 0.0))
+    under = np.sum(w * np.maximum(lo - t, 0.0))
+    return float(100.0 * (1.0 - over / (ahi - hi))), float(100.0 * (1.0 - under / (lo - alo)))
+
+
+def rti(return_C: float, supply_C: float, equipment_rise_K: float) -> float:
+    """Return Temperature Index (%): (T_return - T_supply) / dT_equipment x 100."""
+    return float(100.0 * (return_C - supply_C) / equipment_rise_K)
+
+
+def shi_rhi(inlet_C, outlet_C, mass_flows, reference_C: float) -> tuple[float, float]:
+    """(SHI, RHI) from rack inlet and outlet means (degC), rack mass flows and the supply temperature."""
+    m = np.asarray(mass_flows, float)
+    rise_in = np.sum(m * (np.asarray(inlet_C) - reference_C))
+    rise_out = np.sum(m * (np.asarray(outlet_C) - reference_C))
+    shi = float(rise_in / rise_out) if rise_out != 0 else float("nan")
+    return shi, 1.0 - shi
+
+
+def ride_through(times_s, inlet_max_C, limit_C: float):
+    """First time (s) any intake exceeds ``limit_C`` (degC), linearly interpolated
+    between samples; None if it never does.  ``inlet_max_C``: shape (times, racks)."""
+    t = np.asarray(times_s, float)
+    peak = np.max(np.asarray(inlet_max_C, float), axis=1)
+    above = np.nonzero(peak > limit_C)[0]
+    if len(above) == 0:
+        return None
+    k = int(above[0])
+    if k == 0:
+        return float(t[0])
+    f = (limit_C - peak[k - 1]) / (peak[k] - peak[k - 1])
+    return float(t[k - 1] + f * (t[k] - t[k - 1]))
+
+
+# --------------------------------------------------------------------------------
+# capture indices: two passive scalars in the frozen flow
+# --------------------------------------------------------------------------------
+
+def capture_indices(model, state, tol: float = 1e-4, chunk: int = 200, max_steps: int = 40000):
+    """Cold- and hot-aisle Capture Index per rack, and the two scalar fields.
+
+    Cold-aisle CI of a rack: the fraction of the air it ingests that came from a
+    cooling supply (tile or cooler supply) without passing through any rack.  Solved as
+    a passive scalar c in the converged flow: c = 1 in supply air, 0 in rack exhaust
+    air; the CI is the area-mean c over the rack's intake layer.
+
+    Hot-aisle CI of a rack: the fraction of its exhaust that reaches a cooling return
+    (cooler return or return opening) before any rack intake.  This is the probability
+    field p of the *backward* (adjoint) transport problem, the same equation in the
+    reversed flow: p = 1 in air drawn by returns, 0 in air drawn by racks; the CI is
+    the area-mean p over the rack's exhaust layer.  One scalar gives every rack's CI,
+    however many racks (instead of one tracer per rack).
+
+    Both scalars are marched in pseudo-time (explicit, CFL-limited) with the velocity,
+    eddy viscosity and sources frozen, until the largest change per flow-through time
+    is below ``tol``.  Returns ``(cold_ci (R,), hot_ci (R,), fields (2, *cells), steps)``.
+    """
+    from .physics.scalar import ScalarBoundary, transport_tendency
+    from .physics.projection import face_volume_flux
+    from .operators import LIMITERS
+    from .solve import stable_time_step
+    from .grid import AXES
+
+    problem = model.coupling(model.problem, state)
+    grid, fluid, geometry, sources = problem.grid, problem.fluid, problem.geometry, problem.sources
+    dtype = state.temperature.dtype
+    limiter = LIMITERS[model.numerics.limiter]
+    kappa = fluid.diffusivity + state.eddy_viscosity / fluid.turbulent_prandtl
+    live = geometry.fluid > 0
+    flux = face_volume_flux(state.velocity, grid, geometry.open)
+    reverse = tuple(-q for q in flux)
+    mass = sources.mass
+    racks, coolers = model.racks, model.coolers
+
+    def cells_mask(indices):
+        m = jnp.zeros(grid.cells, dtype)
+        if len(indices):
+            m = m.at[jnp.asarray(indices)].set(1.0)
+        return m.reshape(grid.shape)
+
+    cooler_supply = cells_mask(coolers.supply_cells)
+    cooler_return = cells_mask(coolers.return_cells)
+
+    def boundaries(kind):
+        out = []
+        for a in AXES:
+            pair = []
+            for side in (0, 1):
+                p = problem.boundaries.plane(a, side)
+                value = p.inflow if kind == "cold" else p.outflow
+                pair.append(ScalarBoundary(dirichlet=jnp.zeros_like(p.inflow), value=value.astype(dtype),
+                                           flux=jnp.zeros_like(p.inflow)))
+            out.append(tuple(pair))
+        return tuple(out)
+
+    bc_cold, bc_hot = boundaries("cold"), boundaries("hot")
+
+    def rate_cold(c):
+        return transport_tendency(c, flux, kappa, grid, geometry.open, bc_cold, limiter, mass, cooler_supply, 0.0)
+
+    def rate_hot(p):
+        return transport_tendency(p, reverse, kappa, grid, geometry.open, bc_hot, limiter, -mass, cooler_return, 0.0)
+
+    dt = stable_time_step(problem, model.numerics, state.velocity, state.eddy_viscosity)
+    speed = jnp.maximum(jnp.max(jnp.stack([jnp.max(jnp.abs(u)) for u in state.velocity])), 1e-6)
+    length = max(float(x[-1] - x[0]) for x in grid.nodes)
+    flow_time = length / speed
+
+    @jax.jit
+    def march(fields):
+        def body(_, carry):
+            c, p, _ = carry
+            c_new = jnp.where(live, c + dt * rate_cold(c), 0.0)
+            p_new = jnp.where(live, p + dt * rate_hot(p), 0.0)
+            change = jnp.maximum(jnp.max(jnp.abs(c_new - c)), jnp.max(jnp.abs(p_new - p)))
+            return c_new, p_new, change
+        c, p, change = lax.fori_loop(0, chunk, body, (fields[0], fields[1], jnp.asarray(0.0, dtype)))
+        return jnp.stack([c, p]), change * flow_time / dt
+
+    fields = jnp.zeros((2, *grid.shape), dtype)
+    steps = 0
+    while steps < max_steps:
+        fields, rate = march(fields)
+        steps += chunk
+        if float(rate) < tol:
+            break
+    c_flat = fields[0].reshape(-1)
+    p_flat = fields[1].reshape(-1)
+    n = racks.count
+    w_in = jnp.asarray(racks.intake_weight, dtype)
+    cold = jax.ops.segment_sum(w_in * c_flat[racks.intake_cells], racks.intake_rack, num_segments=n) / \
+        jax.ops.segment_sum(w_in, racks.intake_rack, num_segments=n)
+    ones = jnp.ones(len(racks.exhaust_cells), dtype)
+    hot = jax.ops.segment_sum(p_flat[racks.exhaust_cells], racks.exhaust_rack, num_segments=n) / \
+        jax.ops.segment_sum(ones, racks.exhaust_rack, num_segments=n)
+    return np.asarray(cold), np.asarray(hot), fields, steps
+
+
+# --------------------------------------------------------------------------------
+# energy balance
+# --------------------------------------------------------------------------------
+
+def boundary_heat_inflow(problem, state):
+    """Heat entering through the six boundaries (W): advection and conduction, exactly
+    as the temperature equation counts them."""
+    from .physics.scalar import boundary_fluxes
+    from .physics.projection import face_volume_flux
+    from .operators import take
+    from .grid import AXES, Grid
+    from .solve import temperature_boundaries
+
+    grid, fluid = problem.grid, problem.fluid
+    flux = face_volume_flux(state.velocity, grid, problem.geometry.open)
+    kappa = fluid.diffusivity + state.eddy_viscosity / fluid.turbulent_prandtl
+    bcs = temperature_boundaries(problem)
+    total = 0.0
+    for a in AXES:
+        area = grid.face_area(a)
+        half = Grid.along(grid.centre_spacing(a), a)
+        o = problem.geometry.open[a]
+        cond_lo = take(o * area, a, 0, 1) / take(half, a, 0, 1) * take(kappa, a, 0, 1)
+        cond_hi = take(o * area, a, -1) / take(half, a, -1) * take(kappa, a, -1)
+        low = boundary_fluxes(state.temperature, flux[a], cond_lo, bcs[a][0], area, a, 0)
+        high = boundary_fluxes(state.temperature, flux[a], cond_hi, bcs[a][1], area, a, 1)
+        total = total + jnp.sum(low) - jnp.sum(high)
+    return float(total) * float(fluid.density) * float(fluid.heat_capacity)
