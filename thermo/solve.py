@@ -147,14 +147,16 @@ def stable_time_step(problem: Problem, numerics: Numerics, velocity, eddy_visc):
         return jnp.asarray(numerics.fixed_dt, velocity[0].dtype)
     grid = problem.grid
     fluid = problem.fluid
-    centred = cell_centred_velocity(velocity)
+    # the larger of the two face speeds per cell and axis (a face-based Courant
+    # number is what keeps the bounded advection scheme bounded)
+    face_speed = [jnp.maximum(jnp.abs(take(u, a, 0, -1)), jnp.abs(take(u, a, 1))) for a, u in enumerate(velocity)]
     nu = fluid.viscosity + eddy_visc
     kappa = fluid.diffusivity + eddy_visc / fluid.turbulent_prandtl
     diff = jnp.maximum(nu, kappa)
     rate = 0.0
     for a in AXES:
         w = Grid.along(grid.widths(a), a)
-        rate = rate + jnp.abs(centred[a]) / w
+        rate = rate + face_speed[a] / w
         if grid.shape[a] > 1:
             rate = rate + 2.0 * diff / (w * w)
     rate = jnp.where(problem.geometry.fluid > 0, rate, 0.0)
@@ -233,18 +235,25 @@ def step(problem: Problem, numerics: Numerics, pre: Precomputed, state: State, d
 def change_rates(problem: Problem, old: State, new: State, dt):
     """Dimensionless rates of change per flow-through time: (velocity, temperature).
 
-    velocity: max|du| / U_max * (L / U_max) / dt; temperature: max|dT| /
-    (T range) * (L / U_max) / dt, with L the largest domain extent.  They
-    vanish at a steady state.
+    velocity: max|du| / U * (L / U) / dt; temperature: max|dT| /
+    max(T range, 1 K) * (L / U) / dt, with L the largest domain extent and
+    U = max(|u|max, (nu + kappa + nu_t + kappa_t) / L).
+    They vanish at a steady state.
     """
     live = problem.geometry.fluid > 0
     du = jnp.max(jnp.stack([jnp.max(jnp.abs(n - o)) for n, o in zip(new.velocity, old.velocity)]))
     speed = jnp.max(jnp.stack([jnp.max(jnp.abs(n)) for n in new.velocity]))
-    speed = jnp.maximum(speed, 1e-9)
     length = jnp.max(jnp.stack([x[-1] - x[0] for x in problem.grid.nodes]))
+    # the time scale is the flow-through time, or the diffusion time where
+    # diffusion is faster (still air, conduction)
+    diffusion = (problem.fluid.viscosity + problem.fluid.diffusivity
+                 + jnp.max(new.eddy_viscosity) * (1.0 + 1.0 / problem.fluid.turbulent_prandtl))
+    speed = jnp.maximum(speed, diffusion / length)
     flow_time = length / speed
+    # temperature differences under 1 K are scored against 1 K, so a nearly
+    # isothermal field does not turn round-off into a large relative change
     t_range = jnp.maximum(jnp.max(jnp.where(live, new.temperature, -jnp.inf)) -
-                          jnp.min(jnp.where(live, new.temperature, jnp.inf)), 1e-3)
+                          jnp.min(jnp.where(live, new.temperature, jnp.inf)), 1.0)
     d_t = jnp.max(jnp.where(live, jnp.abs(new.temperature - old.temperature), 0.0))
     return du / speed * flow_time / dt, d_t / t_range * flow_time / dt
 
