@@ -98,3 +98,79 @@ def test_existing_output_needs_force(tmp_path, capsys):
     rc = cli.main(["run", str(HALL_SMALL), "--out", str(tmp_path / "out"), "--cell", "0.6"])
     assert rc == 2
     assert "already exists; use --force" in capsys.readouterr().err
+
+
+def _hall_available():
+    try:
+        import thermo.hall  # noqa: F401
+        import thermo.scene  # noqa: F401
+    except ImportError:
+        return False
+    return HALL_SMALL.is_file()
+
+
+needs_hall = pytest.mark.skipif(not _hall_available(), reason="thermo.hall / thermo.scene not available")
+
+
+@needs_hall
+def test_check_prints_counts_grid_and_memory(capsys):
+    rc = cli.main(["check", str(HALL_SMALL), "--cell", "0.6"])
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert "racks" in out and "12" in out
+    assert "16 x 14 x 5" in out  # 9.6 x 8.4 x 3.0 m at 0.6 m
+    assert "memory estimate" in out and "bytes" in out
+
+
+@needs_hall
+def test_run_end_to_end_writes_the_output_folder(tmp_path, capsys):
+    out = tmp_path / "hs"
+    rc = cli.main(["run", str(HALL_SMALL), "--cell", "0.6", "--max-steps", "100", "--out", str(out)])
+    assert rc == 0
+    text = capsys.readouterr().out
+    assert "A01" in text and "B06" in text and "RCI_HI" in text
+    assert "did not converge" in text  # 100 steps cannot settle the hall
+    assert "nan" not in text.lower()
+    summary = json.loads((out / "summary.json").read_text())
+    from thermo.io.summary import validate
+
+    assert validate(summary) == []
+    assert summary["converged"] is False and summary["status"] == "not_converged"
+    assert [r["name"] for r in summary["racks"]] == [f"{row}{i:02d}" for row in "AB" for i in range(1, 7)]
+    for rack in summary["racks"]:
+        assert 17.0 < rack["inlet_mean_C"] <= rack["inlet_max_C"] < 60.0
+    import pyvista as pv
+
+    fields = pv.read(out / "fields.vtr")
+    assert fields.n_cells == 16 * 14 * 5
+    assert {"velocity", "temperature", "pressure", "solid_fraction"} <= set(fields.cell_data.keys())
+    # 12 racks of 0.6 x 1.2 x 2.0 m: solid volume 17.28 m^3
+    volumes = fields.compute_cell_sizes(length=False, area=False)["Volume"]
+    assert float((fields.cell_data["solid_fraction"] * volumes).sum()) == pytest.approx(17.28, rel=1e-3)
+    equipment = pv.read(out / "equipment.vtm")
+    a01 = equipment["A01"]
+    assert a01.field_data["inlet_max_C"][0] == pytest.approx(summary["racks"][0]["inlet_max_C"], rel=1e-6)
+    assert (out / "plots" / "rack_intakes.png").stat().st_size > 5000
+    assert "| A01 |" in (out / "report.md").read_text()
+    # a second run into the same folder is refused, with --force it replaces it
+    assert cli.main(["run", str(HALL_SMALL), "--cell", "0.6", "--max-steps", "50", "--out", str(out)]) == 2
+    assert "--force" in capsys.readouterr().err
+
+
+@needs_hall
+def test_transient_run_writes_series(tmp_path, capsys):
+    text = HALL_SMALL.read_text() + "\nsolver: {max_steps: 100}\nevents:\n  - {time: 0.5 s, rack: A01, power: 16 kW}\n"
+    scenario = tmp_path / "step.yaml"
+    scenario.write_text(text)
+    out = tmp_path / "tr"
+    rc = cli.main(["run", str(scenario), "--cell", "0.6", "--transient", "1.0", "--report-every", "0.5",
+                   "--out", str(out)])
+    assert rc == 0, capsys.readouterr()
+    summary = json.loads((out / "summary.json").read_text())
+    times = summary["transient"]["times_s"]
+    assert times[0] == 0.0 and times[-1] == pytest.approx(1.0) and len(times) == 3
+    import pyvista as pv
+
+    reader = pv.get_reader(str(out / "fields.pvd"))
+    assert reader.time_values == pytest.approx(times)
+    assert (out / "plots" / "intake_timeseries.png").stat().st_size > 5000

@@ -108,6 +108,8 @@ def _fmt(value, digits: int = 1) -> str:
         return "n/a"
     if isinstance(value, bool):
         return "yes" if value else "no"
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
     try:
         value = float(value)
     except (TypeError, ValueError):

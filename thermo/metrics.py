@@ -29,12 +29,17 @@ RECOMMENDED = {"A1": (18.0, 27.0), "A2": (18.0, 27.0), "A3": (18.0, 27.0), "A4":
 ALLOWABLE = {"A1": (15.0, 32.0), "A2": (10.0, 35.0), "A3": (5.0, 40.0), "A4": (5.0, 45.0), "H1": (5.0, 25.0)}
 
 
+TOLERANCE_K = 0.05
+
+
 def ashrae_status(inlet_max_C: float, inlet_min_C: float, ashrae_class: str = "A1") -> dict:
     """{"class", "recommended", "allowable"}: whether every intake point of a rack (its
     min and max intake temperature, degC) lies in the class's recommended envelope and
-    allowable range."""
+    allowable range, to within ``TOLERANCE_K`` (0.05 K: supply air at exactly 18 degC
+    must not fail the 18 degC lower limit by a numerical undershoot)."""
     lo, hi = RECOMMENDED[ashrae_class]
     alo, ahi = ALLOWABLE[ashrae_class]
+    lo, alo, hi, ahi = lo - TOLERANCE_K, alo - TOLERANCE_K, hi + TOLERANCE_K, ahi + TOLERANCE_K
     return {"class": ashrae_class, "recommended": bool(lo <= inlet_min_C and inlet_max_C <= hi),
             "allowable": bool(alo <= inlet_min_C and inlet_max_C <= ahi)}
 

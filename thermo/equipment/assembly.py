@@ -57,7 +57,10 @@ class FieldArrays:
                           mass_tracer=np.zeros((n, *cells)), heat=self.heat, tracer=np.zeros((n, *cells)),
                           momentum=tuple(self.momentum), resistance_linear=faces0,
                           resistance_quadratic=tuple(self.resistance_quadratic))
-        geometry = Geometry(open=tuple(self.open), fluid=self.fluid)
+        # a face or cell left open by a sliver (< 1e-6) would be an almost disconnected
+        # cell for the pressure solver: close it
+        opens = tuple(np.where(o < 1e-6, 0.0, o) for o in self.open)
+        geometry = Geometry(open=opens, fluid=np.where(self.fluid < 1e-6, 0.0, self.fluid))
         problem = Problem(grid=grid, fluid=fluid, boundaries=Boundaries(tuple(planes)), geometry=geometry,
                           sources=sources)
         return problem.astype(dtype)

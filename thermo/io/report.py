@@ -14,7 +14,9 @@ def _num(value, digits: int = 1) -> str:
         return "n/a"
     if isinstance(value, bool):
         return "yes" if value else "no"
-    if isinstance(value, (int, float)):
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
         return f"{value:.{digits}f}"
     return str(value)
 

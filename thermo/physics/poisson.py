@@ -84,13 +84,18 @@ class PoissonLevel:
 
 
 def _pair_sum(a, axis):
-    """Sum neighbouring pairs along ``axis`` (an odd last entry stays alone)."""
+    """Sum neighbouring pairs along ``axis`` (an odd last entry stays alone).
+
+    Strided slices rather than reshape-and-reduce: XLA turns them into one
+    elementwise kernel (the reduce form ran several times slower on CPU).
+    """
     n = a.shape[axis]
     if n % 2:
         a = pad(a, axis, 0, 1)
-    shape = list(a.shape)
-    shape[axis : axis + 1] = [shape[axis] // 2, 2]
-    return jnp.sum(jnp.reshape(a, shape), axis=axis + 1)
+    m = a.shape[axis]
+    even = lax.slice_in_dim(a, 0, m, 2, axis)
+    odd = lax.slice_in_dim(a, 1, m, 2, axis)
+    return even + odd
 
 
 def _coarsened_axes(shape):

@@ -111,7 +111,7 @@ def _object_label(raw: dict, loc: tuple) -> tuple[str, tuple]:
         else:
             label = f"{_SECTIONS[head]} {name}" if name else f"{_SECTIONS[head]} #{loc[1] + 1}"
         return label, loc[2:]
-    if head in ("air", "room", "raised_floor", "ceiling_plenum", "grid", "solver", "transient"):
+    if head in ("air", "room", "raised_floor", "ceiling_plenum", "grid", "solver", "transient") and len(loc) > 1:
         return head, loc[1:]
     return "scenario", loc
 

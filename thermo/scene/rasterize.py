@@ -13,12 +13,16 @@ import numpy as np
 
 from ..grid import AXES, Grid
 
+SLIVER = 1e-9   # overlap fractions closer than this to 0 or 1 are round-off
+
 
 def overlap_1d(edges, lo: float, hi: float) -> np.ndarray:
     """Fraction (0..1) of each interval [edges[i], edges[i+1]] covered by [lo, hi]."""
     e = np.asarray(edges, float)
     a, b = e[:-1], e[1:]
-    return np.clip(np.minimum(b, hi) - np.maximum(a, lo), 0.0, None) / (b - a)
+    f = np.clip(np.minimum(b, hi) - np.maximum(a, lo), 0.0, None) / (b - a)
+    # round-off of snapped coordinates (0.3 + 0.6 != 0.9) must not leave 1e-16 slivers
+    return np.where(f < SLIVER, 0.0, np.where(f > 1.0 - SLIVER, 1.0, f))
 
 
 def overlap_length(edges, lo: float, hi: float) -> np.ndarray:

@@ -101,7 +101,7 @@ class SolverSpec(Strict):
     turbulence: Literal["zero_equation", "mixing_length", "laminar"] = "zero_equation"
     max_steps: Annotated[int, Field(gt=0)] = 20000
     tolerance: Annotated[float, Field(gt=0)] = 2e-3
-    monitor_tolerance: Annotated[TemperatureDifference, Field(gt=0)] = 0.02
+    monitor_tolerance: Annotated[TemperatureDifference, Field(gt=0)] = 0.05
     cfl: Annotated[float, Field(gt=0, le=1)] = 0.45
 
 

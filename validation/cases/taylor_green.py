@@ -40,6 +40,7 @@ PRANDTL = 0.71         # kappa = nu / Pr
 END_TIME = 1.0
 DIFFUSION_NUMBER = 0.1  # dt = DIFFUSION_NUMBER * h^2 / max(nu, kappa)
 MIN_ORDER = 1.8
+LIMITER = "koren"
 
 FULL = (16, 32, 64)
 QUICK = (12, 24, 48)
@@ -91,7 +92,7 @@ def run_resolution(cells: int, dtype=np.float64) -> Run:
     kappa = VISCOSITY / PRANDTL
     steps = math.ceil(END_TIME / (DIFFUSION_NUMBER * h * h / max(VISCOSITY, kappa)))
     dt = END_TIME / steps
-    solver = Solver(problem, Numerics(scheme="rk2", fixed_dt=dt, poisson_tol=1e-10, poisson_max_iter=200))
+    solver = Solver(problem, Numerics(limiter=LIMITER, scheme="rk2", fixed_dt=dt, poisson_tol=1e-10, poisson_max_iter=200))
     u0, v0, t0 = exact(grid, 0.0)
     state = initial_state(grid, 0.0, dtype=dtype)
     state = state.replace(velocity=(jnp.asarray(u0, dtype), jnp.asarray(v0, dtype), state.velocity[2]),
