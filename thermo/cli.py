@@ -241,9 +241,16 @@ def cmd_run(args) -> int:
     console.print(f"[bold]{scene.name}[/bold]: grid {' x '.join(map(str, model.grid.shape))} "
                   f"({model.grid.cells:,} cells), {args.precision}, {device.platform}")
 
+    scenario_transient = getattr(scene, "transient", None)
+    transient = not args.steady and (args.transient is not None or scenario_transient is not None)
+    end_time = args.transient if args.transient is not None else (
+        scenario_transient.end_time if transient else None)
+    every = args.report_every or (scenario_transient.report_every if scenario_transient is not None
+                                  and args.transient is None else (end_time or 0.0) / 20.0)
+
     progress_console = _console(stderr=True)
-    with _progress_display(progress_console, args.max_steps, args.transient is not None) as bar:
-        if args.transient is None:
+    with _progress_display(progress_console, args.max_steps, transient) as bar:
+        if not transient:
             task = bar.add_task("steady", total=args.max_steps, info="compiling...")
 
             def progress(record, rack_inlet_max_C):
@@ -252,7 +259,7 @@ def cmd_run(args) -> int:
                         f"max intake {_fmt(rack_inlet_max_C)} C")
                 bar.update(task, completed=record["step"], info=info)
         else:
-            task = bar.add_task("transient", total=args.transient, info="compiling...")
+            task = bar.add_task("transient", total=end_time, info="steady start, then transient...")
 
             def progress(record, rack_inlet_max_C):
                 info = f"t {record['time']:.1f} s  step {record.get('step', '')}  max intake {_fmt(rack_inlet_max_C)} C"
@@ -260,11 +267,10 @@ def cmd_run(args) -> int:
 
         try:
             with jax.default_device(device):
-                if args.transient is None:
+                if not transient:
                     result = thermo.hall.solve(model, progress=progress, max_steps=args.max_steps)
                 else:
-                    every = args.report_every or args.transient / 20.0
-                    result = thermo.hall.solve_transient(model, args.transient, every, progress=progress)
+                    result = thermo.hall.solve_transient(model, end_time, every, progress=progress)
         except SolverDiverged as error:
             console.print(f"[red]error: the solution diverged[/red]: {error}. No output was written"
                           " (try a finer --cell, or check the scenario's flows and powers).")
@@ -366,11 +372,16 @@ def build_parser() -> argparse.ArgumentParser:
     common(run)
     run.add_argument("--force", action="store_true", help="replace an existing output folder")
     run.add_argument("--transient", type=_positive_float, default=None, metavar="SECONDS",
-                     help="run a transient of this length (s) instead of a steady solve")
+                     help="run a transient of this length (s) from the steady state, with the scenario's "
+                          "events (default: the scenario's transient: section, if any)")
     run.add_argument("--report-every", type=_positive_float, default=None, metavar="SECONDS",
-                     help="transient: interval between saved states (s); default transient/20")
+                     help="transient: interval between saved states (s); default the scenario's, "
+                          "else transient/20")
+    run.add_argument("--steady", action="store_true",
+                     help="steady solve only, even if the scenario has a transient: section")
     run.add_argument("--max-steps", type=_positive_int, default=None, metavar="N",
-                     help="steady: stop after N steps (reported as not converged if not settled)")
+                     help="steady: stop after N steps (reported as not converged if not settled); "
+                          "default the scenario's solver.max_steps")
     run.set_defaults(func=cmd_run)
 
     check = sub.add_parser("check", help="validate a scenario; print object counts, grid and memory estimate")
