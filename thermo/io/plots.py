@@ -22,30 +22,25 @@ from matplotlib.patches import Rectangle  # noqa: E402
 
 from ..fields import State, cell_centred_velocity  # noqa: E402
 from ..grid import Grid  # noqa: E402
+from ..metrics import ALLOWABLE, RECOMMENDED  # noqa: E402  (ASHRAE TC 9.9 inlet ranges, degC)
 from ..problem import Problem  # noqa: E402
 
 PLAN_HEIGHTS = (0.5, 1.0, 1.8)
 """Standard heights (m above the floor, z = 0) of the plan slices."""
 
-RECOMMENDED_C = (18.0, 27.0)
-"""ASHRAE TC 9.9 recommended inlet envelope for classes A1-A4 (degC)."""
-
-ALLOWABLE_C = {"A1": (15.0, 32.0), "A2": (10.0, 35.0), "A3": (5.0, 40.0), "A4": (5.0, 45.0), "H1": (5.0, 25.0)}
-"""ASHRAE TC 9.9 (2021) allowable inlet ranges by class (degC)."""
 
 _AXIS_NAMES = "xyz"
 _DPI = 110
 
 
 def ashrae_bands(ashrae_class: str = "A1", recommended=None, allowable=None):
-    """(recommended, allowable) inlet ranges (degC) for ``ashrae_class``; explicit
-    ``recommended``/``allowable`` (low, high) pairs override the table."""
-    if allowable is None:
-        if ashrae_class not in ALLOWABLE_C:
-            raise ValueError(f"unknown ASHRAE class {ashrae_class!r}; known: {sorted(ALLOWABLE_C)}")
-        allowable = ALLOWABLE_C[ashrae_class]
-    if recommended is None:
-        recommended = (18.0, 22.0) if ashrae_class == "H1" else RECOMMENDED_C
+    """(recommended, allowable) inlet ranges (degC) for ``ashrae_class`` from the
+    ASHRAE TC 9.9 table of :mod:`thermo.metrics`; explicit ``recommended``/``allowable``
+    (low, high) pairs override it."""
+    if (allowable is None or recommended is None) and ashrae_class not in ALLOWABLE:
+        raise ValueError(f"unknown ASHRAE class {ashrae_class!r}; known: {sorted(ALLOWABLE)}")
+    allowable = ALLOWABLE[ashrae_class] if allowable is None else allowable
+    recommended = RECOMMENDED[ashrae_class] if recommended is None else recommended
     return tuple(map(float, recommended)), tuple(map(float, allowable))
 
 

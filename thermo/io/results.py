@@ -32,7 +32,7 @@ def _ashrae_limits(racks):
     label = str(ashrae.get("class", "A1"))
     recommended = ashrae.get("recommended_range_C")
     allowable = ashrae.get("allowable_range_C")
-    if label not in plots.ALLOWABLE_C and allowable is None:
+    if label not in plots.ALLOWABLE and allowable is None:
         label = "A1"
     return (label, *plots.ashrae_bands(label, recommended, allowable))
 
