@@ -176,3 +176,42 @@ def test_transient_run_writes_series(tmp_path, capsys):
     reader = pv.get_reader(str(out / "fields.pvd"))
     assert reader.time_values == pytest.approx(times)
     assert (out / "plots" / "intake_timeseries.png").stat().st_size > 5000
+
+
+@needs_hall
+def test_divergence_exits_3_and_writes_nothing(tmp_path, capsys, monkeypatch):
+    import thermo.hall
+    from thermo.solve import SolverDiverged
+
+    def blow_up(model, progress=None, max_steps=None):
+        raise SolverDiverged("solution diverged (non-finite values) by step 40, t = 3 s")
+
+    monkeypatch.setattr(thermo.hall, "solve", blow_up)
+    out = tmp_path / "out"
+    rc = cli.main(["run", str(HALL_SMALL), "--cell", "0.6", "--out", str(out)])
+    assert rc == 3
+    text = capsys.readouterr().out
+    assert "diverged" in text and "No output was written" in text
+    assert list(tmp_path.iterdir()) == []
+
+
+@needs_hall
+def test_check_f64_doubles_the_memory_estimate_and_restores_x64(capsys):
+    def estimate(precision):
+        assert cli.main(["check", str(HALL_SMALL), "--cell", "0.6", "--precision", precision]) == 0
+        match = re.search(r"memory estimate\s*\S*\s*([\d,]+) bytes", capsys.readouterr().out)
+        return int(match.group(1).replace(",", ""))
+
+    f32, f64 = estimate("f32"), estimate("f64")
+    assert f64 > f32
+    assert jax.config.jax_enable_x64 is False
+
+
+def test_check_refuses_a_grid_larger_than_memory(capsys, monkeypatch):
+    if not _hall_available():
+        pytest.skip("thermo.hall not available")
+    monkeypatch.setattr(cli, "available_memory_bytes", lambda device: 1000)
+    rc = cli.main(["check", str(HALL_SMALL), "--cell", "0.6"])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert re.search(r"error: the grid needs about \d+ bytes .* has 1000 bytes", err)
