@@ -298,3 +298,15 @@ def test_flat_objects_are_one_quad_and_unsolved_tracers_are_left_out(tmp_path):
     assert "ci" not in arrays and "temperature" in arrays
     none = state.replace(tracers=jnp.zeros((0, *grid.shape), jnp.float32))
     assert "ci" not in vtk.field_arrays(grid, none, problem, ["ci"])
+
+
+def test_transient_text_names_events_and_ride_through():
+    transient = {"times_s": [0.0, 60.0], "ride_through_s": None, "ride_through_limit_C": 32.0,
+                 "events": [{"time_s": 10.0, "cooler": "CRAH-E", "action": "fail"},
+                            {"time_s": 20.0, "rack": "A01", "power_kW": 16.0}]}
+    assert report.ride_through_text(transient) == ("no rack intake exceeded the allowable limit (32.0 C) "
+                                                    "during the transient")
+    transient["ride_through_s"] = 41.25
+    assert report.ride_through_text(transient).startswith("ride-through time: 41.2 s")
+    text = report.render_report({"scenario": "x", "transient": transient})
+    assert "event at 10.0 s: cooler CRAH-E fail" in text and "event at 20.0 s: rack A01 to 16.0 kW" in text

@@ -283,6 +283,10 @@ def cmd_run(args) -> int:
                            tracer_names=model.tracer_names, snapshots=getattr(result, "snapshots", None),
                            converged=converged, reason=reason, force=args.force)
     print_results(summary, console)
+    if summary.get("transient"):
+        from .io.report import ride_through_text
+
+        console.print(ride_through_text(summary["transient"]))
     if not converged:
         console.print(f"[yellow]warning: the solution did not converge ({reason or 'stopped early'}); "
                       "the numbers above are those of the last step. summary.json is marked "

@@ -24,6 +24,7 @@ from ..fields import State, cell_centred_velocity  # noqa: E402
 from ..grid import Grid  # noqa: E402
 from ..metrics import ALLOWABLE, RECOMMENDED  # noqa: E402  (ASHRAE TC 9.9 inlet ranges, degC)
 from ..problem import Problem  # noqa: E402
+from .report import event_label  # noqa: E402
 
 PLAN_HEIGHTS = (0.5, 1.0, 1.8)
 """Standard heights (m above the floor, z = 0) of the plan slices."""
@@ -208,7 +209,8 @@ def intake_timeseries(path, times_s, series, allowable_max_C: float, recommended
 
     ``series`` maps rack name to values at ``times_s``; the allowable upper limit
     (and the recommended one if given) is drawn as a horizontal line, ``events``
-    (dicts with ``time_s`` and optional ``name``) as vertical lines.
+    (dicts with ``time_s`` and ``name``, or ``cooler``/``action``, or ``rack``/``power_kW``)
+    as labelled vertical lines.
     """
     times_s = np.asarray(times_s, float)
     if not series:
@@ -227,8 +229,7 @@ def intake_timeseries(path, times_s, series, allowable_max_C: float, recommended
         t = event.get("time_s", event.get("time"))
         if t is not None:
             ax.axvline(float(t), color="0.4", ls=":", lw=1)
-            if event.get("name"):
-                ax.text(float(t), ax.get_ylim()[1], f" {event['name']}", va="top", fontsize=8, rotation=90)
+            ax.text(float(t), ax.get_ylim()[1], f" {event_label(event)}", va="top", fontsize=8, rotation=90)
     ax.set_xlabel("time (s)")
     ax.set_ylabel("rack intake max (degC)")
     ax.set_title("Rack intake temperatures during the transient")

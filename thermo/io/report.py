@@ -52,6 +52,28 @@ def _generic_rows(items, skip=("name",)):
     return ["name"] + keys, rows
 
 
+def event_label(event: dict) -> str:
+    """A short description of a transient event dict (``cooler``/``action`` or ``rack``/``power_kW``)."""
+    if event.get("name"):
+        return str(event["name"])
+    if event.get("cooler"):
+        return f"cooler {event['cooler']} {event.get('action', '')}".strip()
+    if event.get("rack"):
+        power = event.get("power_kW")
+        return f"rack {event['rack']} to {_num(power, 1)} kW" if power is not None else f"rack {event['rack']}"
+    return "event"
+
+
+def ride_through_text(transient: dict) -> str:
+    """One sentence on the ride-through time (s) of a transient summary."""
+    ride = transient.get("ride_through_s")
+    limit = transient.get("ride_through_limit_C")
+    limit_text = f" ({_num(limit, 1)} C)" if limit is not None else ""
+    if ride is None:
+        return f"no rack intake exceeded the allowable limit{limit_text} during the transient"
+    return f"ride-through time: {_num(ride, 1)} s until the first rack intake exceeded the allowable limit{limit_text}"
+
+
 def render_report(summary: dict, images: dict | None = None) -> str:
     """The report as Markdown text.  ``images`` maps a caption to a PNG path relative to the report."""
     images = images or {}
@@ -100,12 +122,9 @@ def render_report(summary: dict, images: dict | None = None) -> str:
         times = transient.get("times_s", [])
         if times:
             out.append(f"- simulated {times[0]:g} to {times[-1]:g} s, {len(times)} reported times")
-        ride = transient.get("ride_through_s")
-        if isinstance(ride, dict):
-            for name, value in ride.items():
-                out.append(f"- ride-through {name}: {_num(value, 1)} s")
-        elif ride is not None:
-            out.append(f"- ride-through time: {_num(ride, 1)} s")
+        out.append(f"- {ride_through_text(transient)}")
+        for event in transient.get("events", []) or []:
+            out.append(f"- event at {_num(event.get('time_s'), 1)} s: {event_label(event)}")
         out.append("")
 
     if images:
