@@ -29,7 +29,7 @@ from .equipment import cooler as cooler_model
 from .equipment.assembly import FieldArrays
 from .equipment.containment import build_containment
 from .equipment.events import Schedule, build_schedule, power_at, power_at_host, running_at, running_at_host
-from .equipment.leakage import build_floor
+from .equipment.leakage import build_floor, floor_flows
 from .equipment.obstruction import build_obstructions
 from .equipment.openings import OpeningSet, build_openings, opening_flows, update_backflow
 from .equipment.tiles import TileSet, build_tiles, jet_correction, tile_flows
@@ -503,8 +503,10 @@ def summarize(model: HallModel, state: State, report: RunReport, capture_cold=No
     if scene.raised_floor is not None and coolers.count:
         into_plenum = float(sum(coolers.flow[k] * running[k] for k, c in enumerate(scene.coolers)
                                 if cooler_model.supply_face(c) == "bottom"))
+        floor_total, floor_leak = floor_flows(scene, problem, state.velocity[2], model.tiles.faces)
         metrics["plenum_supply_m3s"] = into_plenum
-        metrics["floor_leakage_m3s"] = into_plenum - float(np.sum(tflows))
+        metrics["floor_leakage_m3s"] = floor_leak
+        metrics["floor_flow_m3s"] = floor_total
     if capture_cold is not None:
         metrics["capture_index_cold_min"] = _num(np.min(capture_cold))
         metrics["capture_index_hot_min"] = _num(np.min(capture_hot))

@@ -45,3 +45,24 @@ def build_floor(scene, fields) -> float:
         k_jet = float(perforated_plate_loss(eps)) * eps**2
         fields.resistance_quadratic[2][:, :, k0] = np.where(free > 0, k_jet / (2.0 * delta), 0.0)
     return eps
+
+
+def floor_flows(scene, problem, velocity_z, tile_faces):
+    """(total up-flow through the floor slab, up-flow through its non-tile faces) (m^3/s).
+
+    ``tile_faces``: flat z-face indices of tile faces (see :class:`~.tiles.TileSet`).
+    """
+    import jax.numpy as jnp
+
+    if scene.raised_floor is None:
+        return 0.0, 0.0
+    grid = problem.grid
+    k0 = nearest_node(grid, 2, 0.0)
+    area = jnp.broadcast_to(grid.face_area(2), grid.face_shape(2))
+    q = (problem.geometry.open[2] * area * velocity_z)[:, :, k0]
+    total = jnp.sum(q)
+    mask = np.ones(q.shape, bool)
+    if len(tile_faces):
+        ij = np.unravel_index(np.asarray(tile_faces), grid.face_shape(2))
+        mask[ij[0], ij[1]] = False
+    return float(total), float(jnp.sum(jnp.where(jnp.asarray(mask), q, 0.0)))

@@ -1,0 +1,136 @@
+"""Whole halls on coarse grids: symmetry, energy balance, flow bookkeeping, transients.
+
+Coarse cells (0.6 m) keep these fast; the physics checks they make (symmetry,
+conservation, exact rack coupling) hold on any grid.  Full-resolution
+checks of every example are marked slow.
+"""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import thermo.hall
+import thermo.scene
+
+ROOT = Path(__file__).resolve().parents[1]
+RHO_CP = 1.19 * 1006.0
+
+
+def load(name):
+    return thermo.scene.load(ROOT / "geometries" / f"{name}.yaml")
+
+
+@pytest.fixture(scope="module")
+def small():
+    model = thermo.hall.build(load("hall-small"), cell_size=0.6)
+    return model, thermo.hall.solve(model, max_steps=8000)
+
+
+def test_hall_small_settles(small):
+    _, result = small
+    assert result.converged, result.summary["solver"]["reason"]
+
+
+def test_hall_small_symmetry(small):
+    _, result = small
+    racks = {r["name"]: r for r in result.summary["racks"]}
+    for n in range(1, 7):
+        a, b = racks[f"A{n:02d}"], racks[f"B{n:02d}"]
+        assert abs(a["inlet_mean_C"] - b["inlet_mean_C"]) < 0.1, (a, b)
+        assert abs(a["exhaust_C"] - b["exhaust_C"]) < 0.1, (a, b)
+
+
+def test_hall_small_energy_balance(small):
+    _, result = small
+    assert abs(result.summary["energy_balance_pct"]) < 0.5
+
+
+def test_rack_exhaust_is_intake_plus_design_rise(small):
+    _, result = small
+    for r in result.summary["racks"]:
+        rise = r["power_kW"] * 1e3 / (RHO_CP * r["flow_m3s"])
+        assert rise == pytest.approx(12.0, rel=1e-6)
+        assert r["exhaust_C"] - r["inlet_mean_C"] == pytest.approx(rise, abs=1e-3)
+
+
+def test_returns_carry_the_tile_flow(small):
+    _, result = small
+    s = result.summary
+    supplied = sum(t["flow_m3s"] for t in s["tiles"])
+    returned = sum(r["flow_m3s"] for r in s["returns"])
+    assert returned == pytest.approx(supplied, rel=5e-3)
+
+
+def test_summary_shape_and_capture_indices(small):
+    model, result = small
+    s = result.summary
+    assert set(s) >= {"scenario", "racks", "coolers", "tiles", "returns", "metrics", "energy_balance_pct",
+                      "grid", "solver"}
+    assert s["grid"]["cells"] == model.cells and s["grid"]["shape"] == list(model.grid.shape)
+    for r in s["racks"]:
+        assert 0.0 <= r["capture_index_cold"] <= 1.0 + 1e-3
+        assert 0.0 <= r["capture_index_hot"] <= 1.0 + 1e-3
+        assert r["ashrae"]["class"] == "A1"
+    assert result.state.tracers.shape[0] == len(model.tracer_names) == 2
+    kinds = {e["kind"] for e in result.equipment}
+    assert kinds == {"rack", "tile", "return"}
+    assert s["metrics"]["RTI"] == pytest.approx(100.0, abs=2.0)   # S = 1: no net bypass or recirculation
+
+
+@pytest.fixture(scope="module")
+def raised():
+    model = thermo.hall.build(load("hall-raised-floor"), cell_size=0.6)
+    return model, thermo.hall.solve(model, max_steps=1500, capture_index=False)
+
+
+def test_tile_flows_sum_to_cooler_flow_minus_leakage(raised):
+    _, result = raised
+    s = result.summary
+    tiles = sum(t["flow_m3s"] for t in s["tiles"])
+    supply = s["metrics"]["plenum_supply_m3s"]
+    leak = s["metrics"]["floor_leakage_m3s"]
+    assert supply == pytest.approx(23.0)
+    assert tiles == pytest.approx(supply - leak, rel=5e-3)
+    assert 0.0 < leak < 0.2 * supply
+    assert all(t["flow_m3s"] > 0 for t in s["tiles"])
+
+
+def test_coolers_report_load_and_fan_power(raised):
+    _, result = raised
+    for c in result.summary["coolers"]:
+        assert c["flow_m3s"] == pytest.approx(11.5)
+        assert c["fan_power_kW"] == pytest.approx(7.5)
+        assert c["load_kW"] == pytest.approx(RHO_CP * 11.5 * (c["return_C"] - c["supply_C"]) / 1e3, rel=1e-5)
+        assert c["utilization"] == pytest.approx(c["load_kW"] / 200.0, rel=1e-6)
+        assert c["supply_C"] >= 18.0 - 1e-4
+
+
+def test_failure_transient():
+    model = thermo.hall.build(load("hall-failure"), cell_size=0.6)
+    assert model.has_events
+    start = thermo.hall.solve(model, max_steps=600, capture_index=False)
+    result = thermo.hall.solve_transient(model, end_time=70.0, report_every=10.0, initial=start.state)
+    tr = result.summary["transient"]
+    assert tr["times_s"][0] == 0.0 and tr["times_s"][-1] == pytest.approx(70.0)
+    assert len(tr["rack_inlet_max_C"]["A01"]) == len(tr["times_s"]) == len(result.snapshots)
+    assert tr["events"] == [{"time_s": 60.0, "cooler": "CRAH-E", "action": "fail"}]
+    coolers = {c["name"]: c for c in result.summary["coolers"]}
+    assert coolers["CRAH-E"]["running"] is False and coolers["CRAH-E"]["flow_m3s"] == 0.0
+    assert coolers["CRAH-E"]["fan_power_kW"] == 0.0
+    assert coolers["CRAH-W"]["running"] is True
+    assert tr["ride_through_s"] is None or tr["ride_through_s"] >= 0.0
+
+
+def test_memory_estimate_scales_with_cells():
+    coarse = thermo.hall.build(load("hall-small"), cell_size=0.6)
+    fine = thermo.hall.build(load("hall-small"), cell_size=0.3)
+    assert fine.memory_estimate_bytes() > coarse.memory_estimate_bytes()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["hall-small", "hall-small-s08", "hall-contained", "hall-raised-floor"])
+def test_energy_balance_every_example(name):
+    model = thermo.hall.build(load(name), cell_size=0.3)
+    result = thermo.hall.solve(model, max_steps=40000, capture_index=False)
+    assert abs(result.summary["energy_balance_pct"]) < 0.5, result.summary["solver"]
