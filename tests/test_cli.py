@@ -160,17 +160,21 @@ def test_run_end_to_end_writes_the_output_folder(tmp_path, capsys):
 
 @needs_hall
 def test_transient_run_writes_series(tmp_path, capsys):
-    text = HALL_SMALL.read_text() + ("\nsolver: {max_steps: 60}\ntransient: {end_time: 30 s, report_every: 10 s}\n"
+    text = HALL_SMALL.read_text() + ("\ntransient: {end_time: 30 s, report_every: 10 s}\n"
                                      "events:\n  - {time: 0.5 s, rack: A01, power: 16 kW}\n")
     scenario = tmp_path / "step.yaml"
     scenario.write_text(text)
     out = tmp_path / "tr"
     rc = cli.main(["run", str(scenario), "--cell", "0.6", "--transient", "1.0", "--report-every", "0.5",
-                   "--out", str(out)])
+                   "--max-steps", "60", "--out", str(out)])
     assert rc == 0, capsys.readouterr()
+    text = capsys.readouterr().out
+    assert "no rack intake exceeded the allowable limit" in text and "did not converge" in text
     summary = json.loads((out / "summary.json").read_text())
     times = summary["transient"]["times_s"]
     assert times[0] == 0.0 and times[-1] == pytest.approx(1.0) and len(times) == 3
+    assert summary["status"] == "not_converged" and summary["solver"]["reason"].startswith("steady start")
+    assert set(summary["transient"]["rack_inlet_max_C"]) == {r["name"] for r in summary["racks"]}
     import pyvista as pv
 
     reader = pv.get_reader(str(out / "fields.pvd"))
@@ -183,7 +187,7 @@ def test_divergence_exits_3_and_writes_nothing(tmp_path, capsys, monkeypatch):
     import thermo.hall
     from thermo.solve import SolverDiverged
 
-    def blow_up(model, progress=None, max_steps=None):
+    def blow_up(model, progress=None, max_steps=None, **options):
         raise SolverDiverged("solution diverged (non-finite values) by step 40, t = 3 s")
 
     monkeypatch.setattr(thermo.hall, "solve", blow_up)

@@ -213,7 +213,7 @@ def cmd_check(args) -> int:
     return EXIT_OK
 
 
-def _progress_display(console, total: int | None, transient: bool):
+def _progress_display(console):
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     return Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
@@ -248,38 +248,46 @@ def cmd_run(args) -> int:
     every = args.report_every or (scenario_transient.report_every if scenario_transient is not None
                                   and args.transient is None else (end_time or 0.0) / 20.0)
 
+    solver_spec = getattr(scene, "solver", None)
+    total_steps = args.max_steps or getattr(solver_spec, "max_steps", None)
     progress_console = _console(stderr=True)
-    with _progress_display(progress_console, args.max_steps, transient) as bar:
-        if not transient:
-            task = bar.add_task("steady", total=args.max_steps, info="compiling...")
+    with _progress_display(progress_console) as bar:
+        steady_task = bar.add_task("steady", total=total_steps, info="compiling...")
 
-            def progress(record, rack_inlet_max_C):
-                info = (f"step {record['step']}  rate u {record['rate_velocity']:.2e}  "
-                        f"T {record['rate_temperature']:.2e}  Poisson {record['poisson_iterations']:.1f} it  "
-                        f"max intake {_fmt(rack_inlet_max_C)} C")
-                bar.update(task, completed=record["step"], info=info)
-        else:
-            task = bar.add_task("transient", total=end_time, info="steady start, then transient...")
-
-            def progress(record, rack_inlet_max_C):
-                info = f"t {record['time']:.1f} s  step {record.get('step', '')}  max intake {_fmt(rack_inlet_max_C)} C"
-                bar.update(task, completed=record["time"], info=info)
+        def steady_progress(record, rack_inlet_max_C):
+            info = (f"step {record['step']}  rate u {record['rate_velocity']:.2e}  "
+                    f"T {record['rate_temperature']:.2e}  Poisson {record['poisson_iterations']:.1f} it  "
+                    f"max intake {_fmt(rack_inlet_max_C)} C")
+            bar.update(steady_task, completed=record["step"], info=info)
 
         try:
             with jax.default_device(device):
                 if not transient:
-                    result = thermo.hall.solve(model, progress=progress, max_steps=args.max_steps)
+                    result = steady = thermo.hall.solve(model, progress=steady_progress, max_steps=args.max_steps)
                 else:
-                    result = thermo.hall.solve_transient(model, end_time, every, progress=progress)
+                    steady = thermo.hall.solve(model, progress=steady_progress, max_steps=args.max_steps,
+                                               capture_index=False)
+                    task = bar.add_task("transient", total=end_time, info="compiling...")
+
+                    def transient_progress(record, rack_inlet_max_C):
+                        info = (f"t {record['time']:.1f} s  step {record.get('step', '')}  "
+                                f"max intake {_fmt(rack_inlet_max_C)} C")
+                        bar.update(task, completed=record["time"], info=info)
+
+                    result = thermo.hall.solve_transient(model, end_time, every, progress=transient_progress,
+                                                         initial=steady.state)
         except SolverDiverged as error:
             console.print(f"[red]error: the solution diverged[/red]: {error}. No output was written"
                           " (try a finer --cell, or check the scenario's flows and powers).")
             return EXIT_DIVERGED
 
-    converged = bool(result.converged)
-    reason = getattr(result.report, "reason", "") or ""
+    # A transient is only as good as the steady state it starts from.
+    converged = bool(steady.converged)
+    reason = getattr(steady.report, "reason", "") or ""
+    if transient and not converged:
+        reason = f"steady start: {reason}" if reason else "steady start did not settle"
     _, summary = write_run(out, problem=model.problem, state=result.state, summary=result.summary,
-                           history=result.report.history, equipment=result.equipment,
+                           history=steady.report.history, equipment=result.equipment,
                            tracer_names=model.tracer_names, snapshots=getattr(result, "snapshots", None),
                            converged=converged, reason=reason, force=args.force)
     print_results(summary, console)
@@ -384,8 +392,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--steady", action="store_true",
                      help="steady solve only, even if the scenario has a transient: section")
     run.add_argument("--max-steps", type=_positive_int, default=None, metavar="N",
-                     help="steady: stop after N steps (reported as not converged if not settled); "
-                          "default the scenario's solver.max_steps")
+                     help="stop the steady solve (also the one a transient starts from) after N steps; "
+                          "reported as not converged if not settled; default the scenario's solver.max_steps")
     run.set_defaults(func=cmd_run)
 
     check = sub.add_parser("check", help="validate a scenario; print object counts, grid and memory estimate")
