@@ -1,0 +1,403 @@
+"""Gradients of the steady state by implicit differentiation.
+
+The steady state S* is the fixed point of one pseudo-time step,
+``S* = F(theta, S*)``, where theta is the :class:`~thermo.problem.Problem`
+(every floating leaf: boundary values, sources, fluid properties, open
+fractions, grid nodes) and F is :func:`thermo.solve.step` with the time step
+held at its converged value dt*.  Holding dt fixed is exact: F(S) - S =
+dt * R(S) and R(S*) = 0, so the derivative of dt never reaches the fixed
+point.  For a scalar L(S*) the implicit-function theorem gives
+
+    dL/dtheta = (dF/dtheta)^T lambda,   lambda = (dF/dS)^T lambda + dL/dS,
+
+and the adjoint lambda is found by iterating that fixed point with
+:func:`jax.vjp` of the same step (a Neumann series that contracts at the
+rate of the forward march near its end).  Memory is that of one state and
+one linearised step, whatever the iteration count.
+
+The fixed-point variable is the whole state except time and step counter:
+velocity, temperature and tracers carry the dynamics; pressure and eddy
+viscosity are recomputed by every step from the others (the pressure warm
+start is stop-gradient, see :mod:`thermo.physics.poisson`), so their adjoint
+parts settle after one iteration, unless a coupling function reads them, in
+which case they are true state variables and are treated as such.  The
+Poisson solve inside the step is a ``lax.custom_linear_solve``: its
+derivative is a second, transposed solve with the same multigrid
+preconditioner.  The per-geometry precomputation (multigrid hierarchy, wall
+distance) is redone inside the differentiated map, so gradients with respect
+to open fractions include the change of the pressure operator and of the
+wall distance.
+
+Public entry point: :func:`steady_state`.  It is a ``jax.custom_vjp``
+function: ``jax.grad`` of any scalar function of its result with respect to
+the problem works, eagerly or under ``jax.jit``, in float32 and float64.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+from functools import partial
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from .fields import State, initial_state as _rest_state
+from .problem import Problem
+from .solve import Numerics, _run_chunk, precompute, stable_time_step, step
+
+
+class AdjointNotConverged(RuntimeError):
+    """The adjoint iteration (or the forward solve it rests on) did not converge; no gradient is returned."""
+
+
+class AdjointNotConvergedWarning(RuntimeWarning):
+    """Warning issued instead of :class:`AdjointNotConverged` with ``on_failure='warn'`` or ``'nan'``."""
+
+
+@dataclass(frozen=True)
+class SteadyOptions:
+    """How the steady state and its adjoint are iterated (static: changing one recompiles).
+
+    Attributes:
+      max_steps: pseudo-time step budget of the forward march.
+      tol: convergence tolerance on the dimensionless change rates of
+        velocity and temperature per flow-through time (see
+        :func:`thermo.solve.change_rates`).  Gradients are only as accurate as
+        the steady state: use 1e-7..1e-9 in float64 and about 1e-4 in float32.
+      chunk: steps per convergence check (forward and adjoint).
+      min_steps: march at least this many steps.
+      adjoint_max_steps: iteration budget of the adjoint (default ``max_steps``).
+      adjoint_tol: tolerance on the estimated relative error of the adjoint
+        (dimensionless; per field, largest over fields).
+      adjoint_poisson_tol: relative residual of the pressure solves (and
+        their transposes) inside the linearised step; default: 1e-11 in
+        float64, 1e-6 in float32 (floored at ``Numerics.poisson_tol`` when
+        that is tighter).
+      on_failure: what an unconverged adjoint (or an unconverged forward
+        solve under ``jax.grad``) does: ``"raise"`` (:class:`AdjointNotConverged`;
+        under ``jax.jit`` it surfaces as a runtime error carrying that message),
+        ``"nan"`` (warn and return NaN gradients) or ``"warn"`` (warn and return
+        the gradient of the last iterate).
+    """
+
+    max_steps: int = 20000
+    tol: float = 1e-6
+    chunk: int = 100
+    min_steps: int = 0
+    adjoint_max_steps: int | None = None
+    adjoint_tol: float = 1e-5
+    adjoint_poisson_tol: float | None = None
+    on_failure: str = "raise"
+
+    def __post_init__(self):
+        if self.on_failure not in ("raise", "nan", "warn"):
+            raise ValueError(f"SteadyOptions.on_failure must be 'raise', 'nan' or 'warn', not {self.on_failure!r}")
+        if self.chunk < 2:
+            raise ValueError(f"SteadyOptions.chunk must be at least 2, not {self.chunk}")
+        if self.max_steps < 1:
+            raise ValueError(f"SteadyOptions.max_steps must be positive, not {self.max_steps}")
+
+
+@jax.tree_util.register_dataclass
+@dataclass(frozen=True)
+class SteadyInfo:
+    """What the forward march did (arrays, so it passes through ``jax.jit``).
+
+    Attributes:
+      steps: pseudo-time steps taken.
+      converged: True when both change rates fell below ``tol``.
+      finite: False if the solution blew up (non-finite values).
+      rate_velocity, rate_temperature: the dimensionless change rates of the last step.
+      dt: the pseudo-time step (s) at the steady state, the one the adjoint uses.
+    """
+
+    steps: object
+    converged: object
+    finite: object
+    rate_velocity: object
+    rate_temperature: object
+    dt: object
+
+
+@dataclass(frozen=True)
+class AdjointReport:
+    """What the adjoint iteration did (plain Python numbers, given to ``on_adjoint``).
+
+    Attributes:
+      iterations: adjoint iterations (each one ``jax.vjp`` of one step).
+      relative_error: estimated relative error of the adjoint at the end
+        (increment times rho / (1 - rho), rho the observed contraction per step).
+      contraction: observed contraction factor per iteration (rho).
+      converged: the adjoint met ``adjoint_tol``.
+      forward_converged: the steady state it linearised about had converged.
+    """
+
+    iterations: int
+    relative_error: float
+    contraction: float
+    converged: bool
+    forward_converged: bool
+
+
+# ---------------------------------------------------------------------------------
+# the fixed-point variable
+# ---------------------------------------------------------------------------------
+
+def _fields(state: State):
+    """The differentiable part of a state (everything but time and step)."""
+    return (state.velocity, state.pressure, state.temperature, state.tracers, state.eddy_viscosity)
+
+
+def _with_fields(state: State, x) -> State:
+    velocity, pressure, temperature, tracers, eddy = x
+    return state.replace(velocity=tuple(velocity), pressure=pressure, temperature=temperature,
+                         tracers=tracers, eddy_viscosity=eddy)
+
+
+def _step_map(numerics: Numerics, coupling, dt, template: State, problem: Problem, x):
+    """F(theta, x): one step of length ``dt`` from the fields ``x``; returns the new fields."""
+    state = _with_fields(template, x)
+    # the pressure is only the warm start of the pressure solve (stop-gradient
+    # inside poisson.solve too); everything geometric is recomputed from theta
+    pre = precompute(problem, numerics)
+    current = problem if coupling is None else coupling(problem, state)
+    new, _ = step(current, numerics, pre, state, dt)
+    return _fields(new)
+
+
+# ---------------------------------------------------------------------------------
+# forward: the compiled steady march
+# ---------------------------------------------------------------------------------
+
+def _march(options: SteadyOptions, numerics: Numerics, coupling, problem: Problem, state: State):
+    """March in pseudo-time to the steady state inside one compiled loop of chunks."""
+    with jax.named_scope("precompute"):
+        pre = precompute(problem, numerics)
+    dtype = state.temperature.dtype
+    never = jnp.asarray(np.finfo(np.dtype(dtype)).max, dtype)
+    big = jnp.asarray(np.inf, dtype)
+
+    def cond(carry):
+        _, steps, rate_u, rate_t, finite = carry
+        settled = (rate_u < options.tol) & (rate_t < options.tol) & (steps >= options.min_steps)
+        return (steps < options.max_steps) & finite & ~settled
+
+    def body(carry):
+        state, steps, *_ = carry
+        n = jnp.minimum(options.chunk, options.max_steps - steps)
+        with jax.named_scope("steady_chunk"):
+            state, diag = _run_chunk(numerics, coupling, problem, pre, state, n, never)
+        return state, steps + diag["steps"], diag["rate_velocity"], diag["rate_temperature"], diag["finite"]
+
+    carry = (state, jnp.asarray(0, jnp.int32), big, big, jnp.asarray(True))
+    state, steps, rate_u, rate_t, finite = lax.while_loop(cond, body, carry)
+    current = problem if coupling is None else coupling(problem, state)
+    dt = stable_time_step(current, numerics, state.velocity, state.eddy_viscosity)
+    converged = finite & (rate_u < options.tol) & (rate_t < options.tol)
+    info = SteadyInfo(steps=steps, converged=converged, finite=finite, rate_velocity=rate_u,
+                      rate_temperature=rate_t, dt=dt)
+    return state, info
+
+
+_march_compiled = jax.jit(_march, static_argnums=(0, 1, 2))
+
+
+# ---------------------------------------------------------------------------------
+# backward: the adjoint fixed point
+# ---------------------------------------------------------------------------------
+
+def _relative_change(new, old):
+    """Largest over fields of max|new - old| / max|new|, dimensionless.
+
+    A field whose values are below sqrt(eps) times the largest field's (round-off
+    in a field the objective does not see, a velocity component of a 2-D case) is
+    scored against that level instead of its own.
+    """
+    leaves = [(a, b) for a, b in zip(jax.tree_util.tree_leaves(new), jax.tree_util.tree_leaves(old)) if a.size]
+    dtype = leaves[0][0].dtype
+    scales = [jnp.max(jnp.abs(a)) for a, _ in leaves]
+    floor = jnp.sqrt(jnp.finfo(dtype).eps) * jnp.max(jnp.stack(scales))
+    floor = jnp.maximum(floor, jnp.finfo(dtype).tiny)
+    worst = jnp.asarray(0.0, dtype)
+    for (a, b), scale in zip(leaves, scales):
+        worst = jnp.maximum(worst, jnp.max(jnp.abs(a - b)) / jnp.maximum(scale, floor))
+    return worst
+
+
+def _adjoint_numerics(options: SteadyOptions, numerics: Numerics, dtype) -> Numerics:
+    tol = options.adjoint_poisson_tol
+    if tol is None:
+        tol = 1e-11 if np.dtype(dtype) == np.float64 else 1e-6
+    tol = min(tol, numerics.poisson_tol)
+    return Numerics(**{**numerics.__dict__, "poisson_tol": tol,
+                       "poisson_max_iter": max(numerics.poisson_max_iter, 200)})
+
+
+def _adjoint(options: SteadyOptions, numerics: Numerics, coupling, problem: Problem, state: State, dt, cotangent):
+    """Solve lambda = (dF/dx)^T lambda + g and return ((dF/dtheta)^T lambda, iterations, error, rho)."""
+    dtype = state.temperature.dtype
+    adj_numerics = _adjoint_numerics(options, numerics, dtype)
+    fixed = partial(_step_map, adj_numerics, coupling, lax.stop_gradient(dt), state)
+    x = _fields(state)
+    g = jax.tree_util.tree_map(lambda c, a: jnp.asarray(c, a.dtype), _fields(cotangent), x)
+    with jax.named_scope("linearise"):
+        _, vjp_x = jax.vjp(lambda y: fixed(problem, y), x)
+
+    def apply(lam):
+        with jax.named_scope("adjoint_step"):
+            (back,) = vjp_x(lam)
+        return jax.tree_util.tree_map(jnp.add, back, g)
+
+    budget = options.max_steps if options.adjoint_max_steps is None else options.adjoint_max_steps
+    chunk = options.chunk
+    tiny = jnp.asarray(np.finfo(np.dtype(dtype)).tiny, dtype)
+    # below this relative increment per step the iteration is at its rounding floor
+    floor = jnp.asarray(64 * np.finfo(np.dtype(dtype)).eps, dtype)
+
+    def cond(carry):
+        _, count, error, _ = carry
+        return (count < budget) & ~(error < options.adjoint_tol)
+
+    def body(carry):
+        lam, count, _, _ = carry
+        first = apply(lam)
+        d_first = _relative_change(first, lam)
+
+        def inner(_, c):
+            lam, _ = c
+            new = apply(lam)
+            return new, _relative_change(new, lam)
+
+        lam, d_last = lax.fori_loop(1, chunk, inner, (first, d_first))
+        # contraction per iteration observed over the chunk, and the error it implies
+        rho = (jnp.maximum(d_last, tiny) / jnp.maximum(d_first, tiny)) ** (1.0 / (chunk - 1))
+        error = jnp.where(rho < 1.0, d_last * rho / jnp.maximum(1.0 - rho, tiny), jnp.inf)
+        error = jnp.where(d_last == 0.0, 0.0, error)
+        # at the rounding floor the increments stop shrinking; count that as
+        # converged only if what was observed before got there by contraction
+        error = jnp.where((d_last < floor) & (d_first < 4.0 * floor), d_last, error)
+        return lam, count + chunk, error, rho
+
+    inf = jnp.asarray(jnp.inf, dtype)
+    lam, count, error, rho = lax.while_loop(
+        cond, body, (g, jnp.asarray(0, jnp.int32), inf, jnp.asarray(1.0, dtype)))
+    with jax.named_scope("parameter_gradient"):
+        _, vjp_theta = jax.vjp(lambda theta: fixed(theta, x), problem)
+        (theta_bar,) = vjp_theta(lam)
+    return theta_bar, count, error, rho
+
+
+_adjoint_compiled = jax.jit(_adjoint, static_argnums=(0, 1, 2))
+
+
+def _report_adjoint(options: SteadyOptions, on_adjoint, iterations, error, rho, forward_converged):
+    """Host side: build the report, hand it over, and raise or warn when the adjoint failed."""
+    report = AdjointReport(iterations=int(iterations), relative_error=float(error), contraction=float(rho),
+                           converged=bool(float(error) < options.adjoint_tol),
+                           forward_converged=bool(forward_converged))
+    if on_adjoint is not None:
+        on_adjoint(report)
+    if not (report.converged and report.forward_converged):
+        what = ("the steady state did not converge, so it has no gradient" if not report.forward_converged else
+                f"the adjoint did not converge in {report.iterations} iterations "
+                f"(estimated relative error {report.relative_error:.3g} > adjoint_tol {options.adjoint_tol:g}, "
+                f"contraction {report.contraction:.6f} per iteration)")
+        if options.on_failure == "raise":
+            raise AdjointNotConverged(what)
+        warnings.warn(what + ("; gradients set to NaN" if options.on_failure == "nan" else
+                              "; returning the gradient of the last iterate"), AdjointNotConvergedWarning,
+                      stacklevel=2)
+
+
+# ---------------------------------------------------------------------------------
+# the custom_vjp function
+# ---------------------------------------------------------------------------------
+
+@partial(jax.custom_vjp, nondiff_argnums=(0, 1, 2, 3))
+def _steady(options, numerics, coupling, on_adjoint, problem, state):
+    return _march_compiled(options, numerics, coupling, problem, state)
+
+
+def _steady_fwd(options, numerics, coupling, on_adjoint, problem, state):
+    out, info = _march_compiled(options, numerics, coupling, problem, state)
+    return (out, info), (problem, out, info.dt, info.converged)
+
+
+def _steady_bwd(options, numerics, coupling, on_adjoint, residuals, cotangents):
+    problem, state, dt, forward_converged = residuals
+    state_bar, _ = cotangents
+    theta_bar, iterations, error, rho = _adjoint_compiled(options, numerics, coupling, problem, state, dt, state_bar)
+    ok = (error < options.adjoint_tol) & forward_converged
+    if options.on_failure == "nan":
+        theta_bar = jax.tree_util.tree_map(
+            lambda t: jnp.where(ok, t, jnp.nan) if jnp.issubdtype(t.dtype, jnp.floating) else t, theta_bar)
+    report = partial(_report_adjoint, options, on_adjoint)
+    if any(isinstance(v, jax.core.Tracer) for v in (iterations, error, rho, forward_converged)):
+        jax.debug.callback(report, iterations, error, rho, forward_converged)
+    else:
+        report(iterations, error, rho, forward_converged)
+    return theta_bar, None
+
+
+_steady.defvjp(_steady_fwd, _steady_bwd)
+
+
+def steady_state(problem: Problem, numerics: Numerics = Numerics(), initial_state: State | None = None, *,
+                 coupling: Callable | None = None, options: SteadyOptions | None = None,
+                 on_adjoint: Callable | None = None, **option_values) -> tuple[State, SteadyInfo]:
+    """The steady state of ``problem``, differentiable with respect to the problem.
+
+    Forward: pseudo-time marching with :func:`thermo.solve.step` in compiled
+    chunks (the same loop as :class:`thermo.solve.Solver`) until the change
+    rates fall below ``tol``.  Backward (under ``jax.grad``/``jax.vjp``): the
+    adjoint fixed point of that step at the converged pseudo-time step, see
+    the module docstring.  Works eagerly and under ``jax.jit``, in float32 and
+    float64 (the problem's dtype sets the precision).
+
+    Args:
+      problem: the problem; gradients flow to every floating leaf (boundary
+        values in their units, sources, fluid properties, open fractions 0..1,
+        grid node coordinates in m).
+      numerics: numerical choices (``scheme="euler"`` for steady marching).
+      initial_state: starting state (default: fluid at rest at the
+        reference temperature).  It only changes the iteration count; no
+        gradient flows to it.
+      coupling: optional pure ``coupling(problem, state) -> problem`` applied
+        before every step (equipment that reacts to the flow); the fixed
+        point is then S = F(coupling(theta, S), S) and the adjoint includes
+        the coupling's derivative.
+      options: a :class:`SteadyOptions`; or give its fields as keywords
+        (``max_steps=..., tol=..., chunk=..., adjoint_tol=..., on_failure=...``).
+      on_adjoint: optional callable receiving an :class:`AdjointReport` after
+        every backward pass (iterations, estimated error, convergence).  It is
+        a static argument: pass the same object to reuse compiled code.
+
+    Returns:
+      ``(state, info)``: the steady :class:`~thermo.fields.State` and a
+      :class:`SteadyInfo` (steps, converged, change rates, dt).  Check
+      ``info.converged``: an unconverged state is returned as it is, and its
+      gradient raises :class:`AdjointNotConverged` (see ``on_failure``).
+
+    Example (differentiating the mean temperature)::
+
+        def mean_temperature(problem):
+            state, info = steady_state(problem, Numerics(poisson_tol=1e-10), tol=1e-8)
+            return jnp.mean(state.temperature)
+        gradient = jax.grad(mean_temperature)(problem)   # a Problem of derivatives
+    """
+    if options is None:
+        options = SteadyOptions(**option_values)
+    elif option_values:
+        raise TypeError("give either options= or option keywords, not both")
+    if initial_state is None:
+        dtype = jnp.asarray(problem.geometry.fluid).dtype
+        rest = _rest_state(problem.grid, 0.0, problem.n_tracers, dtype)
+        initial_state = rest.replace(
+            temperature=rest.temperature + jnp.asarray(problem.fluid.reference_temperature, dtype))
+    initial_state = jax.tree_util.tree_map(lax.stop_gradient, initial_state)
+    return _steady(options, numerics, coupling, on_adjoint, problem, initial_state)
