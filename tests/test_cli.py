@@ -219,3 +219,23 @@ def test_check_refuses_a_grid_larger_than_memory(capsys, monkeypatch):
     assert rc == 2
     err = capsys.readouterr().err
     assert re.search(r"error: the grid needs about \d+ bytes .* has 1000 bytes", err)
+
+
+def test_result_tables_show_racks_coolers_and_never_nan():
+    import io
+
+    from rich.console import Console
+
+    buffer = io.StringIO()
+    summary = {"scenario": "s", "racks": [{"name": "A01", "inlet_mean_C": 21.04, "inlet_max_C": None,
+                                           "exhaust_C": float("nan"),
+                                           "ashrae": {"class": "A2", "recommended": False, "allowable": True}}],
+               "coolers": [{"name": "CRAH-1", "supply_C": 18.0, "return_C": 29.96, "flow_m3s": 4.0, "load_kW": 57.3,
+                            "utilization": 0.57, "running": False}],
+               "metrics": {"RCI_HI": 97.5, "racks_outside_recommended": 1}, "energy_balance_pct": 0.012}
+    cli.print_results(summary, Console(file=buffer, width=200))
+    text = buffer.getvalue()
+    assert re.search(r"A01\s*│\s*21\.0\s*│\s*n/a\s*│\s*n/a\s*│\s*A2 outside recommended", text)
+    assert re.search(r"CRAH-1\s*│\s*18\.0\s*│\s*30\.0\s*│\s*4\.00\s*│\s*57\.3\s*│\s*0\.57\s*│\s*no", text)
+    assert re.search(r"racks_outside_recommended\s*│\s*1\s", text) and "0.01" in text
+    assert "nan" not in text.lower()

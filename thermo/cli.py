@@ -140,7 +140,7 @@ def _console(stderr: bool = False):
 
 
 def print_results(summary: dict, console) -> None:
-    """Rich tables of racks and metrics from a summary dict."""
+    """Rich tables of racks, cooling units and metrics from a summary dict (temperatures degC)."""
     from rich.table import Table
 
     racks = summary.get("racks") or []
@@ -151,6 +151,16 @@ def print_results(summary: dict, console) -> None:
         for rack in racks:
             table.add_row(str(rack.get("name")), _fmt(rack.get("inlet_mean_C")), _fmt(rack.get("inlet_max_C")),
                           _fmt(rack.get("exhaust_C")), _ashrae_text(rack.get("ashrae")))
+        console.print(table)
+    coolers = summary.get("coolers") or []
+    if coolers:
+        table = Table(title="Cooling units")
+        for column in ("unit", "supply (C)", "return (C)", "flow (m3/s)", "load (kW)", "utilization", "running"):
+            table.add_column(column, justify="left" if column == "unit" else "right")
+        for unit in coolers:
+            table.add_row(str(unit.get("name")), _fmt(unit.get("supply_C")), _fmt(unit.get("return_C")),
+                          _fmt(unit.get("flow_m3s"), 2), _fmt(unit.get("load_kW")), _fmt(unit.get("utilization"), 2),
+                          _fmt(unit.get("running")))
         console.print(table)
     metrics = dict(summary.get("metrics") or {})
     if "energy_balance_pct" in summary:

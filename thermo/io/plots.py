@@ -234,5 +234,5 @@ def intake_timeseries(path, times_s, series, allowable_max_C: float, recommended
     ax.set_ylabel("rack intake max (degC)")
     ax.set_title("Rack intake temperatures during the transient")
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=7, ncol=2 if len(series) > 8 else 1, loc="best")
+    ax.legend(fontsize=7, ncol=2 if len(series) > 16 else 1, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return _save(fig, path)
