@@ -234,8 +234,51 @@ def _controller(model: HallModel, solver: Solver):
     return update
 
 
+def interpolate_state(state: State, source: Grid, target: Grid, target_open) -> State:
+    """``state`` on grid ``source`` carried over to grid ``target`` (a starting point):
+    cell-centred fields and face velocities by trilinear interpolation (constant
+    extrapolation at the edges), velocity zero on the target's closed faces."""
+    from scipy.interpolate import RegularGridInterpolator
+
+    def sample(values, src_axes, dst_axes):
+        f = RegularGridInterpolator(src_axes, np.asarray(values, float), bounds_error=False, fill_value=None)
+        clipped = [np.clip(d, s[0], s[-1]) for s, d in zip(src_axes, dst_axes)]
+        mesh = np.meshgrid(*clipped, indexing="ij")
+        return f(np.stack([m.ravel() for m in mesh], -1)).reshape([len(d) for d in dst_axes])
+
+    def axes(grid, face_axis=None):
+        return [np.asarray(grid.nodes[a]) if a == face_axis else np.asarray(grid.centres(a)) for a in range(3)]
+
+    dtype = state.temperature.dtype
+    centre = lambda v: jnp.asarray(sample(v, axes(source), axes(target)), dtype)  # noqa: E731
+    velocity = tuple(jnp.asarray(np.where(np.asarray(target_open[a]) > 0,
+                                          sample(state.velocity[a], axes(source, a), axes(target, a)), 0.0), dtype)
+                     for a in range(3))
+    return State(velocity=velocity, pressure=centre(state.pressure), temperature=centre(state.temperature),
+                 tracers=jnp.zeros((0, *target.shape), dtype), eddy_viscosity=centre(state.eddy_viscosity),
+                 time=jnp.zeros_like(state.time), step=jnp.zeros_like(state.step))
+
+
+def _coarse_start(model: HallModel, coarse_cell, progress):
+    """(state interpolated from a pre-solve on a coarser grid, its summary) or (None, None)."""
+    if coarse_cell is None:
+        return None, None
+    h = float(np.max([np.max(np.diff(np.asarray(x))) for x in model.grid.nodes]))
+    if coarse_cell == "auto":
+        if model.cells < 40000:
+            return None, None
+        coarse_cell = 3.0 * h
+    coarse = build(model.scene, cell_size=float(coarse_cell), dtype=model.problem.geometry.fluid.dtype)
+    result = solve(coarse, progress=progress, capture_index=False, coarse_start=None)
+    state = interpolate_state(result.state, coarse.grid, model.grid, model.problem.geometry.open)
+    info = {"cell_m": float(coarse_cell), "cells": int(coarse.cells), "steps": result.summary["solver"]["steps"],
+            "seconds": result.summary["solver"]["seconds"], "reason": result.summary["solver"]["reason"]}
+    return state, info
+
+
 def solve(model: HallModel, progress: Callable | None = None, max_steps: int | None = None,
-          capture_index: bool = True, state: State | None = None, window: int = 10) -> HallResult:
+          capture_index: bool = True, state: State | None = None, window: int = 10,
+          coarse_start="auto") -> HallResult:
     """Steady state of ``model``; ``progress(record, rack_inlet_max_C)`` after each chunk of 100 steps.
 
     Stops when either
@@ -250,8 +293,17 @@ def solve(model: HallModel, progress: Callable | None = None, max_steps: int | N
       says which, with the residual it plateaued at.
 
     Then the capture-index scalars are solved in the frozen flow (``capture_index``).
+
+    ``coarse_start``: cell size (m) of a pre-solve whose result, interpolated, is the
+    starting point; ``"auto"`` (default) uses 3 x the cell size for grids of more than
+    40 000 cells; None starts from still air at the reference temperature.  The
+    summary's ``solver.coarse_start`` records it; ``solver.seconds`` includes it.
     """
     scene = model.scene
+    wall_start = _time.perf_counter()
+    coarse_info = None
+    if state is None:
+        state, coarse_info = _coarse_start(model, coarse_start, progress)
     solver = Solver(model.problem, model.numerics, chunk=100, coupling=model.coupling)
     probe = _rack_probe(model)
     control = _controller(model, solver)
@@ -302,7 +354,12 @@ def solve(model: HallModel, progress: Callable | None = None, max_steps: int | N
                        seconds=_time.perf_counter() - start, compile_seconds=compile_seconds,
                        poisson_iterations_per_step=iterations / max(steps, 1), history=history, reason=reason)
     model.problem = solver.problem
-    return _finish(model, state, report, capture_index)
+    if coarse_info is not None:
+        report.seconds = _time.perf_counter() - wall_start
+    result = _finish(model, state, report, capture_index)
+    if coarse_info is not None:
+        result.summary["solver"]["coarse_start"] = coarse_info
+    return result
 
 
 def solve_transient(model: HallModel, end_time: float | None = None, report_every: float | None = None,
@@ -316,7 +373,7 @@ def solve_transient(model: HallModel, end_time: float | None = None, report_ever
     if report_every is None:
         report_every = scene.transient.report_every if scene.transient else 5.0
     if initial is None:
-        steady = solve(model, capture_index=False)
+        steady = solve(model, capture_index=False, progress=progress)
         initial = steady.state
     state0 = initial.replace(time=jnp.zeros_like(initial.time), tracers=jnp.zeros((0, *model.grid.shape),
                                                                                    initial.temperature.dtype))
