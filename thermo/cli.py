@@ -180,6 +180,7 @@ def print_results(summary: dict, console) -> None:
 # ---------------------------------------------------------------------------------
 
 def _load_scene(path: str):
+    """The validated scene in the file ``path``; a missing file is a :class:`UserError`."""
     import thermo.scene
 
     if not Path(path).is_file():
@@ -425,21 +426,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _scenario_errors():
-    """Exception types that mean 'bad scenario' (the scene package may be absent)."""
-    try:
-        from thermo.scene import ScenarioError
-    except ImportError:
-        return ()
-    return (ScenarioError,)
-
-
 def main(argv=None) -> int:
     """Entry point of the ``thermo`` command; returns the exit code."""
     args = build_parser().parse_args(argv)
     import jax
 
     from .io.outdir import OutputExists
+    from .scene import ScenarioError
 
     console = _console(stderr=True)
     x64_before = jax.config.jax_enable_x64
@@ -450,7 +443,7 @@ def main(argv=None) -> int:
             jax.config.update("jax_enable_x64", True)
         jax.config.update("jax_default_device", select_device(args.device))
         return args.func(args)
-    except (UserError, OutputExists, *_scenario_errors()) as error:
+    except (UserError, OutputExists, ScenarioError) as error:
         console.print(f"error: {error}", markup=False)
         return EXIT_USAGE
     except KeyboardInterrupt:
