@@ -9,6 +9,9 @@ is compiled and stepped on the default JAX device:
   ``steps`` steps inside one compiled ``lax.while_loop``
   (:meth:`thermo.solve.Solver.run_chunk`); ``step_s`` is the median over
   chunks of chunk time / steps (s);
+* ``step_s_min``: the fastest chunk's time per step (s), and ``cpu_s_per_step``:
+  process CPU time (all threads) per step (s); on a shared machine these two
+  move less with other people's load than the median wall time does;
 * ``mcell_steps_per_s``: N^3 / step_s / 1e6;
 * ``poisson_iters``: mean pressure-solve (MG-PCG) iterations per step over the timed chunks;
 * ``peak_mem_mb``: growth (MiB) of the process's peak resident set size
@@ -96,6 +99,7 @@ def bench_size(n: int, steps: int = 20, repeats: int = 5, precision: str = "f32"
     jax.block_until_ready(state)
 
     per_step, iterations, total = [], 0, 0
+    cpu_start = time.process_time()
     for _ in range(repeats):
         start = time.perf_counter()
         state, diag = solver.run_chunk(state, steps)
@@ -108,6 +112,7 @@ def bench_size(n: int, steps: int = 20, repeats: int = 5, precision: str = "f32"
         iterations += int(diag["poisson_iterations"])
         total += done
 
+    cpu_s = time.process_time() - cpu_start
     step_s = statistics.median(per_step)
     cells = n ** 3
     return {
@@ -119,6 +124,8 @@ def bench_size(n: int, steps: int = 20, repeats: int = 5, precision: str = "f32"
         "step_s": step_s,
         "mcell_steps_per_s": cells / step_s / 1e6,
         "poisson_iters": iterations / max(total, 1),
+        "step_s_min": min(per_step),
+        "cpu_s_per_step": cpu_s / max(total, 1),
         "peak_mem_mb": max(_max_rss_mb() - rss_before, 0.0),
         "device_peak_mem_mb": _device_peak_mb(device),
         "steps_per_chunk": steps,

@@ -326,8 +326,8 @@ def cmd_bench(args) -> int:
     console = _console()
     table = Table(title=f"thermo bench: buoyant cubic cavity, {args.precision}, {args.turbulence}, "
                         f"{args.steps} steps x {args.repeats} chunks")
-    for column in ("N", "cells", "device", "compile (s)", "step (ms)", "Mcell-steps/s", "Poisson it/step",
-                   "peak RSS +MB", "device peak MB"):
+    for column in ("N", "cells", "device", "compile (s)", "step (ms)", "best (ms)", "CPU (ms)", "Mcell-steps/s",
+                   "Poisson it/step", "peak RSS +MB", "device peak MB"):
         table.add_column(column, justify="left" if column == "device" else "right")
 
     def progress(record):
@@ -338,7 +338,8 @@ def cmd_bench(args) -> int:
                         turbulence=args.turbulence, progress=progress)
     for r in records:
         table.add_row(str(r["n"]), f"{r['cells']:,}", r["device"], _fmt(r["compile_s"], 1),
-                      _fmt(r["step_s"] * 1e3, 2), _fmt(r["mcell_steps_per_s"], 2), _fmt(r["poisson_iters"], 2),
+                      _fmt(r["step_s"] * 1e3, 2), _fmt(r["step_s_min"] * 1e3, 2), _fmt(r["cpu_s_per_step"] * 1e3, 2),
+                      _fmt(r["mcell_steps_per_s"], 2), _fmt(r["poisson_iters"], 2),
                       _fmt(r["peak_mem_mb"], 0), _fmt(r["device_peak_mem_mb"], 0))
     console.print(table)
     if args.json:
