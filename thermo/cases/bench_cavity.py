@@ -14,7 +14,7 @@ import numpy as np
 
 from ..boundary import Boundaries, wall_plane
 from ..grid import uniform_grid
-from ..problem import AIR, Problem, make_problem
+from ..problem import AIR, Fluid, Problem, make_problem
 from ..solve import Numerics
 
 
@@ -33,7 +33,7 @@ def buoyant_cavity(n: int, length: float = 1.0, hot: float = 30.0, cold: float =
         raise ValueError(f"buoyant_cavity: need at least 2 cells per axis, got n = {n}")
     grid = uniform_grid((n, n, n), (length, length, length))
     shape = grid.shape
-    fluid = AIR.__class__(reference_temperature=0.5 * (hot + cold))
+    fluid = Fluid(reference_temperature=0.5 * (hot + cold))  # air
     planes = [
         [wall_plane(shape, 0, temperature=hot), wall_plane(shape, 0, temperature=cold)],
         [wall_plane(shape, 1), wall_plane(shape, 1)],
