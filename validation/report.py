@@ -14,7 +14,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 from .checks import Check, format_error, format_tolerance  # noqa: E402
 
 PACKAGE = Path(__file__).resolve().parent
-FIGURES = PACKAGE / "figures"
+FIGURES = PACKAGE / "figures"          # figures of full runs (linked from docs/validation.md)
+QUICK_FIGURES = FIGURES / "quick"      # figures of --quick runs
 
 
 @dataclass
@@ -25,7 +26,7 @@ class CaseResult:
     title: str
     checks: list = field(default_factory=list)
     sections: list = field(default_factory=list)  # Markdown paragraphs and tables
-    figures: list = field(default_factory=list)   # (file name in figures/, caption)
+    figures: list = field(default_factory=list)   # (file name, matplotlib figure, caption); saved by the suite
     seconds: float = 0.0
 
     @property
@@ -38,30 +39,32 @@ def markdown_table(header, rows) -> str:
     def cell(x):
         if isinstance(x, float):
             return f"{x:.5g}"
-        return str(x)
+        return str(x).replace("|", "\\|")  # a literal bar must not split the cell
 
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines = ["| " + " | ".join(cell(h) for h in header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(cell(x) for x in row) + " |" for row in rows]
     return "\n".join(lines)
 
 
 def checks_table(checks: list[Check]) -> str:
     rows = [(c.quantity, c.grid, f"{c.value:.5g}", f"{c.reference:.5g}", format_error(c), format_tolerance(c),
-             "pass" if c.passed else "**FAIL**") for c in checks]
-    return markdown_table(("quantity", "grid", "value", "reference", "error", "tolerance", "result"), rows)
+             "pass" if c.passed else "**FAIL**", c.note) for c in checks]
+    return markdown_table(("quantity", "grid", "value", "reference", "error", "tolerance", "result", "note"), rows)
 
 
-def new_figure(width=6.4, height=4.0):
-    return plt.subplots(figsize=(width, height))
+def new_figure(width=6.4, height=4.0, columns=1):
+    """A matplotlib figure and its axes (one, or a row of ``columns``)."""
+    return plt.subplots(1, columns, figsize=(width, height))
 
 
-def save_figure(fig, name: str) -> str:
-    """Save into ``validation/figures/`` and close; returns the file name."""
-    FIGURES.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(FIGURES / name, dpi=110)
-    plt.close(fig)
-    return name
+def save_figures(results: list[CaseResult], directory: Path):
+    """Write every case's figures as PNG into ``directory`` and close them."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for result in results:
+        for name, fig, _ in result.figures:
+            fig.tight_layout()
+            fig.savefig(directory / name, dpi=110)
+            plt.close(fig)
 
 
 def render(results: list[CaseResult], figure_prefix: str, settings: dict) -> str:
@@ -75,6 +78,14 @@ def render(results: list[CaseResult], figure_prefix: str, settings: dict) -> str
            f"- date: {settings['date']}",
            f"- result: {total - len(failed)} of {total} checks pass" + ("" if not failed else
                                                                          f"; **{len(failed)} fail**"),
+           "",
+           "Run `python -m validation [CASE ...] [--quick] [--json FILE] [--precision f32|f64]` from the repository "
+           "root (cases: " + ", ".join(f"`{r}`" for r in settings["all_cases"]) + "). It regenerates this page, "
+           "`validation/report.md` and the figures in `validation/figures/`, and exits non-zero if a check fails; "
+           "`docs/validation.md` is rewritten only by a full run of all cases. `--quick` runs coarse grids with "
+           "tolerances that fit them (figures in `validation/figures/quick/`); `tests/test_validation_quick.py` "
+           "runs coarser versions still under pytest. The reference tables are verbatim copies of the cited sources in "
+           "`validation/reference/` (citation and cross-check notes in each file's header).",
            "", "| case | checks | result | wall time (s) |", "|---|---|---|---|"]
     for r in results:
         out.append(f"| [{r.title}](#{r.name}) | {len(r.checks)} | {'pass' if r.passed else '**FAIL**'} | {r.seconds:.1f} |")
@@ -84,6 +95,6 @@ def render(results: list[CaseResult], figure_prefix: str, settings: dict) -> str
         for section in r.sections:
             out += [section, ""]
         out += ["Checks:", "", checks_table(r.checks), ""]
-        for name, caption in r.figures:
+        for name, _, caption in r.figures:
             out += [f"![{caption}]({figure_prefix}{name})", "", f"*{caption}*", ""]
     return "\n".join(out)

@@ -9,7 +9,7 @@ from pathlib import Path
 import jax
 
 from .cases import conservation, de_vahl_davis, ghia, multigrid, taylor_green
-from .report import PACKAGE, CaseResult, render
+from .report import FIGURES, PACKAGE, QUICK_FIGURES, CaseResult, render, save_figures
 
 CASES = {m.NAME: m for m in (de_vahl_davis, ghia, taylor_green, conservation, multigrid)}
 REPORT = PACKAGE / "report.md"
@@ -29,12 +29,16 @@ def run_cases(names, quick: bool, dtype, log=print) -> list[CaseResult]:
 
 
 def write_outputs(results: list[CaseResult], settings: dict, json_path: str | None = None):
-    """validation/report.md, docs/validation.md and (optionally) the JSON records."""
-    settings = {**settings, "device": str(jax.devices()[0].platform), "jax": jax.__version__,
+    """The figures, validation/report.md, docs/validation.md (full runs of every case only) and the JSON records."""
+    settings = {**settings, "all_cases": list(CASES), "device": str(jax.devices()[0].platform), "jax": jax.__version__,
                 "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
-    REPORT.write_text(render(results, "figures/", settings))
-    DOCS.parent.mkdir(exist_ok=True)
-    DOCS.write_text(render(results, "../validation/figures/", settings))
+    quick = settings["quick"]
+    save_figures(results, QUICK_FIGURES if quick else FIGURES)
+    folder = "figures/quick/" if quick else "figures/"
+    REPORT.write_text(render(results, folder, settings))
+    if not quick and [r.name for r in results] == list(CASES):
+        DOCS.parent.mkdir(exist_ok=True)
+        DOCS.write_text(render(results, "../validation/" + folder, settings))
     if json_path:
         records = [c.record() for r in results for c in r.checks]
         Path(json_path).write_text(json.dumps(records, indent=1))

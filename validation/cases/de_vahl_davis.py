@@ -20,7 +20,7 @@ from thermo.cases.cavity import natural_convection_cavity
 from ..checks import Check
 from ..common import solve_steady, stopwatch
 from ..reference import load
-from ..report import CaseResult, markdown_table, new_figure, save_figure
+from ..report import CaseResult, markdown_table, new_figure
 
 NAME = "de_vahl_davis"
 TITLE = "de Vahl Davis natural-convection cavity"
@@ -135,9 +135,7 @@ def run(quick: bool, dtype) -> CaseResult:
 
 
 def _figures(results, table):
-    fig, axes = new_figure(11.0, 3.6)
-    fig.clf()
-    ax_u, ax_v, ax_nu = fig.subplots(1, 3)
+    fig, (ax_u, ax_v, ax_nu) = new_figure(11.0, 3.6, columns=3)
     for r in results:
         label = f"Ra={r.rayleigh:.0e}"
         scale = table.row("Ra", r.rayleigh)
@@ -151,14 +149,13 @@ def _figures(results, table):
     ax_v.set(xlabel="x", ylabel="v / v_max(ref) on y = 0.5", title="vertical velocity")
     ax_nu.set(xlabel="y", ylabel="local Nu on the hot wall", yscale="log", title="hot-wall Nusselt number")
     ax_u.legend(fontsize=8)
-    name = save_figure(fig, "de_vahl_davis_profiles.png")
-    caption = ("Mid-line velocity profiles scaled by the reference maxima (+: de Vahl Davis maximum and its "
-               "position) and the local hot-wall Nusselt number.")
+    profiles = ("de_vahl_davis_profiles.png", fig,
+                ("Mid-line velocity profiles scaled by the reference maxima (+: de Vahl Davis maximum and its "
+                 "position) and the local hot-wall Nusselt number."))
     fig, ax = new_figure(5.0, 3.6)
     ra = [r.rayleigh for r in results]
     ax.loglog(ra, [r.nu_avg for r in results], "o-", label="thermo Nu_avg")
     ax.loglog(ra, [table.row("Ra", x)["Nu_avg"] for x in ra], "k+", ms=10, label="de Vahl Davis (1983)")
     ax.set(xlabel="Ra", ylabel="Nu_avg")
     ax.legend()
-    name2 = save_figure(fig, "de_vahl_davis_nusselt.png")
-    return [(name, caption), (name2, "Average Nusselt number against the benchmark.")]
+    return [profiles, ("de_vahl_davis_nusselt.png", fig, "Average Nusselt number against the benchmark.")]

@@ -20,7 +20,7 @@ from thermo.cases.cavity import lid_driven_cavity
 from ..checks import Check
 from ..common import solve_steady, stopwatch
 from ..reference import load
-from ..report import CaseResult, markdown_table, new_figure, save_figure
+from ..report import CaseResult, markdown_table, new_figure
 
 NAME = "ghia"
 TITLE = "Ghia lid-driven cavity"
@@ -147,9 +147,7 @@ def run(quick: bool, dtype) -> CaseResult:
 
 
 def _figure(results):
-    fig, _ = new_figure(10.0, 4.2)
-    fig.clf()
-    ax_u, ax_v = fig.subplots(1, 2)
+    fig, (ax_u, ax_v) = new_figure(10.0, 4.2, columns=2)
     for r in results:
         line, = ax_u.plot(r.profiles["u"], r.profiles["y"], label=f"Re={r.reynolds} ({r.grid})")
         ax_u.plot(r.u_ref, r.y, "o", mfc="none", color=line.get_color())
@@ -158,5 +156,4 @@ def _figure(results):
     ax_u.set(xlabel="u on x = 0.5", ylabel="y")
     ax_v.set(xlabel="x", ylabel="v on y = 0.5")
     ax_u.legend(fontsize=8)
-    name = save_figure(fig, "ghia_centrelines.png")
-    return name, "Centreline velocities (lines: thermo; circles: Ghia et al. 1982)."
+    return "ghia_centrelines.png", fig, "Centreline velocities (lines: thermo; circles: Ghia et al. 1982)."

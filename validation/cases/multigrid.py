@@ -29,7 +29,7 @@ from thermo.problem import block_cells, open_geometry
 
 from ..checks import Check
 from ..common import stopwatch
-from ..report import CaseResult, markdown_table, new_figure, save_figure
+from ..report import CaseResult, markdown_table, new_figure
 
 NAME = "multigrid"
 TITLE = "Multigrid-preconditioned CG: iterations against grid size"
@@ -117,5 +117,5 @@ def run(quick: bool, dtype) -> CaseResult:
            ylim=(0, 1.5 * max(counts + partial_counts)))
     ax.set_xticks(list(sizes), [str(n) for n in sizes])
     ax.legend()
-    out.figures.append((save_figure(fig, "multigrid_iterations.png"), "CG iterations against grid size."))
+    out.figures.append(("multigrid_iterations.png", fig, "CG iterations against grid size."))
     return out
