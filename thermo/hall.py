@@ -42,6 +42,7 @@ from .solve import Numerics, RunReport, Solver, SolverDiverged
 from . import metrics as m
 
 TRACER_NAMES = ["capture_cold", "capture_hot"]
+BALANCE_TOLERANCE_PCT = 0.2   # a steady run is not settled while the energy balance is off by more
 
 
 @dataclass
@@ -196,6 +197,7 @@ def make_coupling(racks, coolers, tiles, openings, schedule: Schedule | None):
 # ---------------------------------------------------------------------------------
 
 def _rack_probe(model: HallModel):
+    """jitted state -> [rack intake means (R), rack intake maxima (R)] (degC)."""
     racks = model.racks
 
     @jax.jit
@@ -206,16 +208,48 @@ def _rack_probe(model: HallModel):
     return probe
 
 
+def _balance_probe(model: HallModel, coupling):
+    """jitted (problem, state) -> (energy balance (% of rack heat), return temperatures (degC)):
+    the hall-level quantities that must settle besides the rack intakes."""
+    racks, coolers, openings = model.racks, model.coolers, model.openings
+    rack_heat = max(float(np.sum(racks.power)), 1.0)
+
+    @jax.jit
+    def probe(problem, state):
+        current = coupling(problem, state)
+        removed = -m.boundary_heat_inflow_jax(current, state)
+        temps = [jnp.zeros(0, state.temperature.dtype)]
+        if coolers.count:
+            t_ret = cooler_model.return_temperatures(coolers, state.temperature)
+            t_sup = cooler_model.supply_temperatures(coolers, problem.sources.mass_temperature, t_ret, current.fluid)
+            rho_cp = current.fluid.density * current.fluid.heat_capacity
+            removed = removed + jnp.sum(rho_cp * coolers.flow * (t_ret - t_sup))
+            temps.append(t_ret)
+        if openings.count:
+            temps.append(opening_flows(openings, current, state)[1])
+        return 100.0 * (removed - rack_heat) / rack_heat, jnp.concatenate(temps)
+
+    return probe
+
+
 def _controller(model: HallModel, solver: Solver):
-    """Host-side integral return-temperature control between compiled chunks."""
+    """Host-side integral return-temperature control between compiled chunks.
+
+    The set supply temperature moves by -(T_return - setpoint) x dt_chunk / (2 tau) per
+    chunk, tau = hall air volume / total cooler flow (the time the air takes to come
+    back), which keeps the loop well damped whatever the chunk length."""
     coolers = model.coolers
     if not coolers.count or not np.any(coolers.return_control > 0):
         return lambda state: None
-    t_set = np.where(coolers.return_control > 0, coolers.return_setpoint - 10.0, coolers.setpoint)
+    t_set = np.where(coolers.return_control > 0, coolers.supply_setpoint_start, coolers.setpoint) \
+        if hasattr(coolers, "supply_setpoint_start") else coolers.setpoint.copy()
     t_set = np.clip(t_set, coolers.min_supply, None)
+    volume = float(np.sum(np.asarray(model.problem.geometry.fluid) * np.asarray(model.grid.cell_volume())))
+    tau = volume / float(np.sum(coolers.flow))
     probe = jax.jit(lambda s: cooler_model.return_temperatures(coolers, s.temperature))
     cells = jnp.asarray(coolers.supply_cells)
     units = coolers.supply_unit
+    last_time = [None]
 
     def store(values):
         src = solver.problem.sources
@@ -228,7 +262,11 @@ def _controller(model: HallModel, solver: Solver):
 
     def update(state):
         nonlocal t_set
-        t_set = cooler_model.return_control_update(coolers, t_set, np.asarray(probe(state)))
+        now = float(state.time)
+        elapsed = 0.0 if last_time[0] is None else now - last_time[0]
+        last_time[0] = now
+        gain = min(0.5, elapsed / (2.0 * tau))
+        t_set = cooler_model.return_control_update(coolers, t_set, np.asarray(probe(state)), gain)
         store(t_set)
 
     return update
@@ -288,9 +326,10 @@ def solve(model: HallModel, progress: Callable | None = None, max_steps: int | N
       more than ``solver.monitor_tolerance`` (K) over the last chunk; or
     * **settled**: data-hall RANS often keeps a small unsteadiness (row-end and
       over-the-top recirculation), so the velocity residual plateaus; when every rack
-      intake mean and max stayed within a band of 2 x ``monitor_tolerance`` over the last
-      ``window`` chunks, the answer the user asks for has settled.  The report's reason
-      says which, with the residual it plateaued at.
+      intake mean and max and every return temperature stayed within a band of
+      2 x ``monitor_tolerance`` over the last ``window`` chunks and the energy balance is
+      within ``BALANCE_TOLERANCE_PCT``, the answer the user asks for has settled.  The
+      report's reason says which, with the residuals they plateaued at.
 
     Then the capture-index scalars are solved in the frozen flow (``capture_index``).
 
@@ -305,7 +344,13 @@ def solve(model: HallModel, progress: Callable | None = None, max_steps: int | N
     if state is None:
         state, coarse_info = _coarse_start(model, coarse_start, progress)
     solver = Solver(model.problem, model.numerics, chunk=100, coupling=model.coupling)
-    probe = _rack_probe(model)
+    rack_probe = _rack_probe(model)
+    balance_probe = _balance_probe(model, model.coupling)
+
+    def probe(state):
+        balance, returns = balance_probe(solver.problem, state)
+        return np.concatenate([np.asarray(rack_probe(state)), np.asarray(returns)]), float(balance)
+
     control = _controller(model, solver)
     n = model.racks.count
     limit = int(max_steps if max_steps is not None else scene.solver.max_steps)
@@ -316,7 +361,7 @@ def solve(model: HallModel, progress: Callable | None = None, max_steps: int | N
     jax.block_until_ready(state)
     compile_seconds = _time.perf_counter() - start
     steps, iterations = 1, int(diag["poisson_iterations"])
-    history, recent = [], [np.asarray(probe(state))]
+    history, recent = [], [probe(state)[0]]
     converged, reason = False, f"reached max_steps ({limit}) without settling"
     while steps < limit:
         state, diag = solver.run_chunk(state, min(solver.chunk, limit - steps))
@@ -326,29 +371,32 @@ def solve(model: HallModel, progress: Callable | None = None, max_steps: int | N
         if not bool(diag["finite"]):
             raise SolverDiverged(f"hall {scene.name!r}: the solution diverged by step {steps}; "
                                  "try a smaller solver.cfl or a finer grid near fast jets")
-        values = np.asarray(probe(state))
+        values, balance = probe(state)
         record = {"step": steps, "time": float(state.time), "rate_velocity": float(diag["rate_velocity"]),
                   "rate_temperature": float(diag["rate_temperature"]),
                   "poisson_iterations": int(diag["poisson_iterations"]) / max(done, 1),
-                  "monitor_change": float(np.max(np.abs(values - recent[-1]))) if n else 0.0}
+                  "monitor_change": float(np.max(np.abs(values - recent[-1]))) if values.size else 0.0,
+                  "energy_balance_pct": balance}
         recent = (recent + [values])[-(window + 1):]
         history.append(record)
         control(state)
         if progress is not None:
-            progress(record, float(np.max(values[n:])) if n else float("nan"))
+            progress(record, float(np.max(values[n:2 * n])) if n else float("nan"))
         if steps < 300:
             continue
+        balanced = abs(balance) < BALANCE_TOLERANCE_PCT
         if (record["rate_velocity"] < tol and record["rate_temperature"] < tol
-                and record["monitor_change"] < scene.solver.monitor_tolerance):
+                and record["monitor_change"] < scene.solver.monitor_tolerance and balanced):
             converged, reason = True, "converged"
             break
-        if len(recent) > window:
-            spread = float(np.max(np.ptp(np.stack(recent), axis=0))) if n else 0.0
+        if len(recent) > window and balanced:
+            spread = float(np.max(np.ptp(np.stack(recent), axis=0))) if values.size else 0.0
             if spread < band:
                 converged = True
-                reason = (f"settled: rack intake temperatures within {spread:.3f} K over the last "
-                          f"{window * solver.chunk} steps (velocity residual plateaued at "
-                          f"{record['rate_velocity']:.2g}, temperature at {record['rate_temperature']:.2g})")
+                reason = (f"settled: rack intake and return temperatures within {spread:.3f} K over the last "
+                          f"{window * solver.chunk} steps, energy balance {balance:+.3f} % (velocity residual "
+                          f"plateaued at {record['rate_velocity']:.2g}, temperature at "
+                          f"{record['rate_temperature']:.2g})")
                 break
     report = RunReport(converged=converged, steps=steps, time=float(state.time),
                        seconds=_time.perf_counter() - start, compile_seconds=compile_seconds,
@@ -505,7 +553,7 @@ def summarize(model: HallModel, state: State, report: RunReport, capture_cold=No
             cooler_rows.append({
                 "name": c.name, "supply_C": _num(t_sup[k]), "return_C": _num(t_ret[k]),
                 "flow_m3s": float(coolers.flow[k] * running[k]), "load_kW": float(loads[k]) / 1e3,
-                "capacity_kW": None if cap is None else cap / 1e3,
+                "capacity_kW": None if cap is None else float(cap) / 1e3,
                 "utilization": None if cap is None else float(loads[k] / cap), "fan_power_kW": float(fans[k]) / 1e3,
                 "running": bool(running[k] > 0)})
 

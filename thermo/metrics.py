@@ -198,6 +198,11 @@ def capture_indices(model, state, tol: float = 1e-4, chunk: int = 200, max_steps
 # --------------------------------------------------------------------------------
 
 def boundary_heat_inflow(problem, state):
+    """Heat entering through the six boundaries (W) as a float (see :func:`boundary_heat_inflow_jax`)."""
+    return float(boundary_heat_inflow_jax(problem, state))
+
+
+def boundary_heat_inflow_jax(problem, state):
     """Heat entering through the six boundaries (W), as the temperature equation counts it:
     advection (inflow faces carry the boundary temperature, outflow faces the cell's, backflow
     at openings the opening's backflow temperature), conduction into the first cell at
@@ -205,7 +210,7 @@ def boundary_heat_inflow(problem, state):
     from .grid import AXES
 
     grid, fluid = problem.grid, problem.fluid
-    rho_cp = float(fluid.density) * float(fluid.heat_capacity)
+    rho_cp = fluid.density * fluid.heat_capacity
     kappa = fluid.diffusivity + state.eddy_viscosity / fluid.turbulent_prandtl
     total = 0.0
     for a in AXES:
@@ -226,4 +231,4 @@ def boundary_heat_inflow(problem, state):
             conduction = o * face_area / half * cell_k * dirichlet * (plane.temperature - cell_t)
             given = face_area * plane.wall * (1.0 - plane.fixed_temperature) * plane.heat_flux / rho_cp
             total = total + jnp.sum(inward_q * carried + conduction + given)
-    return float(total) * rho_cp
+    return total * rho_cp
