@@ -140,3 +140,26 @@ def test_energy_balance_every_example(name):
     result = thermo.hall.solve(model, max_steps=40000, capture_index=False)   # hall-failure: its t = 0 state
     assert result.converged, result.summary["solver"]["reason"]
     assert abs(result.summary["energy_balance_pct"]) < 0.5, result.summary["solver"]
+
+
+def test_inrow_and_upflow_units_run_and_balance_their_flow():
+    raw = yaml.safe_load((ROOT / "geometries" / "hall-small.yaml").read_text())
+    raw["rows"][0]["count"] = 5
+    raw["coolers"] = [
+        {"name": "IR-1", "type": "inrow", "position": [6.0, 2.4], "size": [0.6, 1.2, 2.0], "facing": "+y",
+         "flow": "1.0 m3/s", "supply_temperature": "18 degC", "capacity": "10 kW", "fan_power": "1 kW",
+         "rated_flow": "2 m3/s"},
+        {"name": "UP-1", "type": "upflow", "position": [0.6, 0.6], "size": [1.2, 0.6, 1.8], "facing": "+y",
+         "flow": "0.5 m3/s", "supply_temperature": "20 degC"},
+    ]
+    model = thermo.hall.build(thermo.scene.from_dict(raw), cell_size=0.6)
+    result = thermo.hall.solve(model, max_steps=400, capture_index=False)
+    s = result.summary
+    coolers = {c["name"]: c for c in s["coolers"]}
+    assert coolers["IR-1"]["fan_power_kW"] == pytest.approx(1.0 * 0.5**3)
+    # capacity limit: the in-row unit never removes more than 10 kW
+    assert coolers["IR-1"]["load_kW"] <= 10.0 + 1e-3
+    assert coolers["UP-1"]["supply_C"] >= 20.0 - 1e-4
+    supplied = sum(t["flow_m3s"] for t in s["tiles"])
+    assert sum(r["flow_m3s"] for r in s["returns"]) == pytest.approx(supplied, rel=5e-3)
+    assert len(s["racks"]) == 11
