@@ -136,13 +136,17 @@ def build(scene: Scene, cell_size: float | None = None, dtype=np.float32) -> Hal
     build_containment(scene, fields)
     problem = fields.to_problem(fluid_of(scene), dtype)
     numerics = Numerics(turbulence=scene.solver.turbulence, cfl=scene.solver.cfl,
-                        max_dt=scene.solver.cfl * grid.min_spacing() / max(_equipment_speed(scene, fields), 0.1))
+                        max_dt=scene.solver.cfl * _largest_cell(grid) / max(_equipment_speed(scene, fields), 0.1))
     schedule = build_schedule(scene)
     steady = make_coupling(racks, coolers, tiles, openings, None)
     transient = make_coupling(racks, coolers, tiles, openings, schedule) if scene.events else steady
     return HallModel(scene=scene, grid=grid, problem=problem, numerics=numerics, coupling=steady,
                      transient_coupling=transient, racks=racks, coolers=coolers, tiles=tiles, openings=openings,
                      schedule=schedule, floor_leakage_fraction=eps)
+
+
+def _largest_cell(grid: Grid) -> float:
+    return float(max(np.max(np.diff(np.asarray(x))) for x in grid.nodes))
 
 
 def _equipment_speed(scene: Scene, fields: FieldArrays) -> float:
@@ -153,7 +157,10 @@ def _equipment_speed(scene: Scene, fields: FieldArrays) -> float:
         axis = 0 if r.facing[1] == "x" else 1
         speeds.append(scene.rack_flow(r) / (r.size[1 - axis] * r.size[2]))
     for c in scene.coolers:
-        speeds.append(c.flow / min(c.size[0] * c.size[1], c.size[0] * c.size[2], c.size[1] * c.size[2]))
+        face = cooler_model.supply_face(c)
+        sx, sy, sz = c.size
+        across = sx * sy if face in ("top", "bottom") else (sy if c.facing[1] == "x" else sx) * sz
+        speeds.append(c.flow / across)
     for t in scene.tiles:
         speeds.append(0.5 / t.open_fraction)
     return max(speeds)
