@@ -21,7 +21,7 @@ import math
 import numpy as np
 
 from ..grid import Grid
-from .load import Scene, return_face, supply_face  # noqa: F401  (faces documented there)
+from .load import Scene
 
 
 def face_coordinates(scene: Scene) -> list[list[float]]:
