@@ -132,16 +132,36 @@ def tracer_boundaries(problem: Problem, index: int):
     return tuple(out)
 
 
-def _boundary_normal_velocity(u_star, problem: Problem, axis: int):
-    """Set the two boundary faces of component ``axis``: inflow value, wall 0, outflow zero-gradient."""
+def _boundary_normal_velocity(u_star, velocity, problem: Problem, axis: int, dt):
+    """Set the two boundary faces of component ``axis``: inflow value, wall 0,
+    and at fixed-pressure openings a one-sided momentum balance.
+
+    The face velocity u_b of an opening obeys du_b/dt = -|u_b| (u_b - u_up) / h
+    - dp/dn, with h the half cell and u_up the upwind value: the interior face
+    when air leaves (zero normal gradient at a steady state) and still air
+    outside when it enters (so entering air loses its dynamic pressure, as at a
+    real opening).  The advective part is taken here (implicitly in u_b, so it
+    is stable for any dt) and the pressure part by the projection.  A steady
+    state therefore does not depend on the pseudo-time step (copying the
+    predicted interior velocity, the first version, made it depend on dt).
+    """
+    spacing = problem.grid.centre_spacing(axis)
     out = []
     for side in (0, 1):
         plane = problem.boundaries.plane(axis, side)
         inflow = jnp.expand_dims(plane.inflow, axis)
         outflow = jnp.expand_dims(plane.outflow, axis)
         speed = jnp.expand_dims(plane.velocity, axis) * (1.0 if side == 0 else -1.0)
-        neighbour = take(u_star, axis, 1, 2) if side == 0 else take(u_star, axis, -2, -1)
-        out.append(inflow * speed + outflow * neighbour)
+        if side == 0:
+            current, interior, half = take(velocity[axis], axis, 0, 1), take(velocity[axis], axis, 1, 2), spacing[0]
+            leaving = current < 0
+        else:
+            current, interior, half = take(velocity[axis], axis, -1), take(velocity[axis], axis, -2, -1), spacing[-1]
+            leaving = current > 0
+        upwind = jnp.where(leaving, interior, 0.0)
+        rate = dt * jnp.abs(current) / half
+        relaxed = (current + rate * upwind) / (1.0 + rate)
+        out.append(inflow * speed + outflow * relaxed)
     return jnp.concatenate([out[0], take(u_star, axis, 1, -1), out[1]], axis=axis)
 
 
@@ -195,7 +215,7 @@ def euler_step(problem: Problem, numerics: Numerics, pre: Precomputed, state: St
                 sources.resistance_quadratic[i], i, 1, -1) * jnp.abs(u)
             u = u / (1.0 + dt * resistance)
             u = jnp.where(take(geometry.open[i], i, 1, -1) > 0, u, 0.0)
-            star.append(_boundary_normal_velocity(pad(u, i, 1, 1), problem, i))
+            star.append(_boundary_normal_velocity(pad(u, i, 1, 1), velocity, problem, i, dt))
 
     with jax.named_scope("pressure"):
         velocity, pressure, iterations, residual = project(
