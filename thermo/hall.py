@@ -368,7 +368,7 @@ def solve(model: HallModel, progress: Callable | None = None, max_steps: int | N
     jax.block_until_ready(state)
     compile_seconds = _time.perf_counter() - start
     steps, iterations = 1, int(diag["poisson_iterations"])
-    history, recent = [], [probe(state)[0]]
+    history, recent, balances = [], [probe(state)[0]], []
     converged, reason = False, f"reached max_steps ({limit}) without settling"
     while steps < limit:
         state, diag = solver.run_chunk(state, min(solver.chunk, limit - steps))
@@ -385,6 +385,7 @@ def solve(model: HallModel, progress: Callable | None = None, max_steps: int | N
                   "monitor_change": float(np.max(np.abs(values - recent[-1]))) if values.size else 0.0,
                   "energy_balance_pct": balance}
         recent = (recent + [values])[-(window + 1):]
+        balances = (balances + [balance])[-2 * window:]
         history.append(record)
         control(state)
         if progress is not None:
@@ -414,6 +415,13 @@ def solve(model: HallModel, progress: Callable | None = None, max_steps: int | N
     result = _finish(model, state, report, capture_index)
     if coarse_info is not None:
         result.summary["solver"]["coarse_start"] = coarse_info
+    if balances:
+        # an unsteady hall never settles: the window means say where it oscillates
+        band = np.ptp(np.stack(recent), axis=0) if len(recent) > 1 else np.zeros(1)
+        result.summary["solver"]["window"] = {
+            "steps": len(balances) * solver.chunk, "energy_balance_pct_mean": float(np.mean(balances)),
+            "energy_balance_pct_std": float(np.std(balances)),
+            "rack_inlet_band_K": float(np.max(band[:2 * n])) if n else 0.0}
     return result
 
 
