@@ -6,8 +6,14 @@ import time
 from contextlib import contextmanager
 
 import jax.numpy as jnp
+import numpy as np
 
 from thermo.solve import Numerics, Solver
+
+
+def tight_poisson_tolerance(dtype) -> float:
+    """Relative residual for pressure solves that must not limit a measurement (1e-10, or 1e-6 in float32)."""
+    return 1e-10 if np.dtype(dtype) == np.float64 else 1e-6
 
 
 def max_velocities(state):

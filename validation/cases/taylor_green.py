@@ -30,7 +30,7 @@ from thermo.problem import Fluid, make_problem
 from thermo.solve import Numerics, Solver
 
 from ..checks import Check
-from ..common import stopwatch
+from ..common import stopwatch, tight_poisson_tolerance
 from ..report import CaseResult, markdown_table, new_figure
 
 NAME = "taylor_green"
@@ -94,7 +94,9 @@ def run_resolution(cells: int, dtype=np.float64, viscosity: float = VISCOSITY,
     kappa = viscosity / PRANDTL
     steps = math.ceil(END_TIME / (diffusion_number * h * h / max(viscosity, kappa)))
     dt = END_TIME / steps
-    solver = Solver(problem, Numerics(limiter=LIMITER, scheme="rk2", fixed_dt=dt, poisson_tol=1e-10, poisson_max_iter=200))
+    numerics = Numerics(limiter=LIMITER, scheme="rk2", fixed_dt=dt, poisson_tol=tight_poisson_tolerance(dtype),
+                        poisson_max_iter=200)
+    solver = Solver(problem, numerics)
     u0, v0, t0 = exact(grid, 0.0, viscosity)
     state = initial_state(grid, 0.0, dtype=dtype)
     state = state.replace(velocity=(jnp.asarray(u0, dtype), jnp.asarray(v0, dtype), state.velocity[2]),
@@ -150,7 +152,7 @@ def run(quick: bool, dtype) -> CaseResult:
         f"Set-up: [0, pi]^2, one cell thick, free-slip walls, T = 0 on the side walls; Pr = {PRANDTL}, no buoyancy. "
         f"Initial state = exact fields; RK2 (`scheme=\"rk2\"`), fixed dt = {DIFFUSION_NUMBER} h^2 / max(nu, kappa) "
         f"(halving it at {sizes[1]}x{sizes[1]} changes the velocity error by {100 * time_error:.2g}%), "
-        f"{LIMITER}-limited advection, Poisson tolerance 1e-10; "
+        f"{LIMITER}-limited advection, Poisson tolerance {tight_poisson_tolerance(dtype):g}; "
         f"relative L2 errors at t = {END_TIME} (velocity: both face components; temperature: cell centres). "
         f"Checked runs: nu = {VISCOSITY} (Re = pi / nu = {math.pi / VISCOSITY:.1f}).",
         _table(runs),
