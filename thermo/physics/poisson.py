@@ -212,35 +212,47 @@ def _pcg(hierarchy, operator, b, x0, tol, max_iter, sweeps):
     live, singular = hierarchy.live, hierarchy.singular
     b = _remove_mean(b, live, singular)
     b_norm = jnp.sqrt(jnp.sum(b * b))
-    target = tol * b_norm
 
     def precondition(r):
         return _remove_mean(v_cycle(hierarchy, r, sweeps), live, singular)
 
     x = x0
-    r = b - operator(x)
+    ax0 = operator(x)
+    r = b - ax0
+    # A residual cannot be computed more accurately than the rounding of A x:
+    # in float32 a warm start from an O(1) pressure against a tiny right-hand
+    # side could otherwise never meet a purely relative target (and CG then
+    # ran on into a breakdown).
+    eps = jnp.finfo(b.dtype).eps
+    target = jnp.maximum(tol * b_norm, 16.0 * eps * jnp.maximum(b_norm, jnp.sqrt(jnp.sum(ax0 * ax0))))
     z = precondition(r)
     d = z
     rz = jnp.sum(r * z)
 
     def cond(carry):
-        it, x, r, d, rz, rnorm = carry
-        return (rnorm > target) & (it < max_iter)
+        it, x, r, d, rz, rnorm, healthy = carry
+        return (rnorm > target) & (it < max_iter) & healthy
 
     def body(carry):
-        it, x, r, d, rz, _ = carry
+        it, x, r, d, rz, rnorm, _ = carry
         ad = operator(d)
-        alpha = rz / jnp.sum(d * ad)
-        x = x + alpha * d
-        r = r - alpha * ad
-        z = precondition(r)
-        rz_new = jnp.sum(r * z)
-        beta = rz_new / rz
+        curvature = jnp.sum(d * ad)
+        # stop (keeping the last iterate) if rounding has destroyed the A-conjugacy
+        healthy = (curvature > 0) & jnp.isfinite(curvature) & (rz > 0)
+        alpha = jnp.where(healthy, rz / jnp.where(healthy, curvature, 1.0), 0.0)
+        x_new = x + alpha * d
+        r_new = r - alpha * ad
+        z = precondition(r_new)
+        rz_new = jnp.sum(r_new * z)
+        beta = jnp.where(healthy, rz_new / jnp.where(rz > 0, rz, 1.0), 0.0)
         d = z + beta * d
-        return it + 1, x, r, d, rz_new, jnp.sqrt(jnp.sum(r * r))
+        rnorm_new = jnp.sqrt(jnp.sum(r_new * r_new))
+        healthy = healthy & jnp.isfinite(rnorm_new)
+        return (it + 1, jnp.where(healthy, x_new, x), jnp.where(healthy, r_new, r), d,
+                rz_new, jnp.where(healthy, rnorm_new, rnorm), healthy)
 
-    carry = (jnp.asarray(0, jnp.int32), x, r, d, rz, jnp.sqrt(jnp.sum(r * r)))
-    it, x, r, _, _, rnorm = lax.while_loop(cond, body, carry)
+    carry = (jnp.asarray(0, jnp.int32), x, r, d, rz, jnp.sqrt(jnp.sum(r * r)), jnp.asarray(True))
+    it, x, r, _, _, rnorm, _ = lax.while_loop(cond, body, carry)
     return _remove_mean(x, live, singular), it, rnorm / jnp.maximum(b_norm, jnp.finfo(b.dtype).tiny)
 
 
