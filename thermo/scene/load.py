@@ -343,8 +343,6 @@ def check(scene: Scene) -> None:
                                 "or set supply_face")
         if c.return_from == "ceiling_plenum" and scene.ceiling_plenum is None:
             raise ScenarioError(label, "return_from", "the scenario has no ceiling_plenum")
-        if c.capacity is not None and c.control == "supply":
-            pass
         solids.append((label, box))
     plenum_lo = (0.0, 0.0, -scene.plenum_depth)
     plenum_hi = (lx, ly, lz + scene.ceiling_depth)
