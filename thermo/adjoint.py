@@ -75,7 +75,7 @@ class SteadyOptions:
       tol: convergence tolerance on the dimensionless change rates of
         velocity and temperature per flow-through time (see
         :func:`thermo.solve.change_rates`).  Gradients are only as accurate as
-        the steady state: use 1e-7..1e-9 in float64 and about 1e-4 in float32.
+        the steady state: use 1e-7..1e-9 in float64 and about 1e-5 in float32.
       chunk: steps per convergence check (forward and adjoint).
       min_steps: march at least this many steps.
       adjoint_max_steps: iteration budget of the adjoint (default ``max_steps``).
