@@ -173,13 +173,17 @@ def main():
             print(f"  {name:8s} {what}: forward {t_forward * 1e3:.1f} ms ({steps} steps), adjoint "
                   f"{t_backward * 1e3:.1f} ms ({iterations} iterations), adjoint/forward "
                   f"{t_backward / t_forward:.2f}, gradient/forward {(t_forward + t_backward) / t_forward:.2f}")
-        measure = lambda s, p: inlet_pressure(s) + outlet_temperature(s)  # noqa: E731
-        g64 = jax.grad(objective(heated_channel, measure))(as_arrays(CHANNEL, np.float64))
-    g32 = jax.grad(objective(heated_channel, measure, np.float32))(as_arrays(CHANNEL, np.float32))
-    print("float32 vs float64, d(inlet pressure + outlet temperature)/d(...), channel:")
-    for key in CHANNEL:
-        print(f"  {key:6s} float64 {float(g64[key]):+.6e}  float32 {float(g32[key]):+.6e}  "
-              f"rel. difference {abs(float(g32[key]) - float(g64[key])) / abs(float(g64[key])):.1e}")
+        combined = lambda s, p: inlet_pressure(s) + outlet_temperature(s)  # noqa: E731
+        measures = {"inlet pressure + outlet temperature": combined, "outlet temperature": outlet_temperature}
+        g64 = {what: jax.grad(objective(heated_channel, m))(as_arrays(CHANNEL, np.float64))
+               for what, m in measures.items()}
+    for what, m in measures.items():
+        g32 = jax.grad(objective(heated_channel, m, np.float32))(as_arrays(CHANNEL, np.float32))
+        print(f"float32 vs float64, d({what})/d(...), channel:")
+        for key in CHANNEL:
+            a, b = float(g32[key]), float(g64[what][key])
+            print(f"  {key:6s} float64 {b:+.6e}  float32 {a:+.6e}  rel. difference {abs(a - b) / abs(b):.1e}")
+    measure = combined
     t_forward, t_backward, steps, iterations = cost(heated_channel, measure, CHANNEL, np.float32)
     print(f"  float32 channel: forward {t_forward * 1e3:.1f} ms ({steps} steps), adjoint {t_backward * 1e3:.1f} ms "
           f"({iterations} iterations), adjoint/forward {t_backward / t_forward:.2f}")
