@@ -102,19 +102,8 @@ def test_existing_output_needs_force(tmp_path, capsys):
     assert "already exists; use --force" in capsys.readouterr().err
 
 
-def _hall_available():
-    try:
-        import thermo.hall  # noqa: F401
-        import thermo.scene  # noqa: F401
-    except ImportError:
-        return False
-    return HALL_SMALL.is_file()
 
 
-needs_hall = pytest.mark.skipif(not _hall_available(), reason="thermo.hall / thermo.scene not available")
-
-
-@needs_hall
 def test_check_prints_counts_grid_and_memory(capsys):
     rc = cli.main(["check", str(HALL_SMALL), "--cell", "0.6"])
     assert rc == 0
@@ -124,7 +113,6 @@ def test_check_prints_counts_grid_and_memory(capsys):
     assert "memory estimate" in out and "bytes" in out
 
 
-@needs_hall
 def test_run_end_to_end_writes_the_output_folder(tmp_path, capsys):
     out = tmp_path / "hs"
     rc = cli.main(["run", str(HALL_SMALL), "--cell", "0.6", "--max-steps", "60", "--out", str(out)])
@@ -159,7 +147,6 @@ def test_run_end_to_end_writes_the_output_folder(tmp_path, capsys):
     assert "--force" in capsys.readouterr().err
 
 
-@needs_hall
 def test_transient_run_writes_series(tmp_path, capsys):
     text = HALL_SMALL.read_text() + ("\ntransient: {end_time: 30 s, report_every: 10 s}\n"
                                      "events:\n  - {time: 0.5 s, rack: A01, power: 16 kW}\n")
@@ -183,7 +170,6 @@ def test_transient_run_writes_series(tmp_path, capsys):
     assert (out / "plots" / "intake_timeseries.png").stat().st_size > 5000
 
 
-@needs_hall
 def test_divergence_exits_3_and_writes_nothing(tmp_path, capsys, monkeypatch):
     import thermo.hall
     from thermo.solve import SolverDiverged
@@ -200,7 +186,6 @@ def test_divergence_exits_3_and_writes_nothing(tmp_path, capsys, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
-@needs_hall
 def test_check_f64_doubles_the_memory_estimate_and_restores_x64(capsys):
     def estimate(precision):
         assert cli.main(["check", str(HALL_SMALL), "--cell", "0.6", "--precision", precision]) == 0
@@ -213,8 +198,6 @@ def test_check_f64_doubles_the_memory_estimate_and_restores_x64(capsys):
 
 
 def test_check_refuses_a_grid_larger_than_memory(capsys, monkeypatch):
-    if not _hall_available():
-        pytest.skip("thermo.hall not available")
     monkeypatch.setattr(cli, "available_memory_bytes", lambda device: 1000)
     rc = cli.main(["check", str(HALL_SMALL), "--cell", "0.6"])
     assert rc == 2

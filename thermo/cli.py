@@ -5,9 +5,9 @@ warning, marked in summary.json); 2 a problem with the input or the request
 (bad scenario, existing output folder, missing device, grid too large for
 memory); 3 the solution diverged (no output is written).
 
-This module is an application entry point: it is the one place that sets
-JAX's global options (``jax_enable_x64`` for ``--precision f64``, the
-default device), before any JAX array is created.
+This module is an application entry point: ``--precision f64`` runs the
+command inside JAX's scoped float64 context and ``--device`` picks the
+default device, before any JAX array is created; both are restored on exit.
 """
 
 from __future__ import annotations
@@ -436,14 +436,13 @@ def main(argv=None) -> int:
     from .scene import ScenarioError
 
     console = _console(stderr=True)
-    x64_before = jax.config.jax_enable_x64
     device_before = jax.config.jax_default_device
     try:
-        # Application entry point: set the global JAX options before any array is created.
-        if getattr(args, "precision", "f32") == "f64":
-            jax.config.update("jax_enable_x64", True)
-        jax.config.update("jax_default_device", select_device(args.device))
-        return args.func(args)
+        # float64 through JAX's scoped context, so main() called in-process
+        # (tests, notebooks) leaves the global option as it found it
+        with jax.enable_x64(getattr(args, "precision", "f32") == "f64"):
+            jax.config.update("jax_default_device", select_device(args.device))
+            return args.func(args)
     except (UserError, OutputExists, ScenarioError) as error:
         console.print(f"error: {error}", markup=False)
         return EXIT_USAGE
@@ -451,8 +450,6 @@ def main(argv=None) -> int:
         console.print("interrupted; no output was written", markup=False)
         return 130
     finally:
-        # Restore, so that main() called in-process (tests, notebooks) leaves JAX as it found it.
-        jax.config.update("jax_enable_x64", x64_before)
         jax.config.update("jax_default_device", device_before)
 
 
