@@ -65,13 +65,15 @@ def device_name(device=None) -> str:
 
 
 def check_precision(precision: str):
-    """The numpy dtype for ``precision`` ("f32" or "f64"); float64 needs ``jax_enable_x64``."""
+    """The numpy dtype for ``precision`` ("f32" or "f64"); float64 needs 64-bit JAX arrays enabled
+    by the caller (``thermo bench --precision f64`` does it)."""
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {sorted(PRECISIONS)}, not {precision!r}")
-    if precision == "f64" and not jax.config.jax_enable_x64:
-        raise ValueError("precision f64 needs jax_enable_x64 set before any JAX array is created "
+    dtype = PRECISIONS[precision]
+    if jax.dtypes.canonicalize_dtype(dtype) != np.dtype(dtype):
+        raise ValueError("precision f64 needs 64-bit JAX arrays enabled before any array is created "
                          "(the thermo CLI does this for --precision f64)")
-    return PRECISIONS[precision]
+    return dtype
 
 
 def bench_size(n: int, steps: int = 20, repeats: int = 5, precision: str = "f32",

@@ -118,19 +118,15 @@ def run(quick: bool, dtype) -> CaseResult:
         rms_u = float(np.sqrt(np.mean((r.u - r.u_ref)[~r.u_flagged] ** 2)))
         rms_v = float(np.sqrt(np.mean((r.v - r.v_ref)[~r.v_flagged] ** 2)))
         summary.append((r.reynolds, r.grid, eu, rms_u, ev, rms_v, r.steps, round(r.seconds, 1)))
-    point_rows = []
-    for i in range(len(results[0].y)):
-        row = [f"{results[0].y[i]:.4f}"]
-        for r in results:
-            row += [f"{r.u[i]:.4f}", f"{r.u_ref[i]:.5f}" + (" (flagged)" if r.u_flagged[i] else "")]
-        point_rows.append(row)
+    def profile_rows(coordinates, values, references, flags):
+        """One row per Ghia point: the coordinate, then (thermo, Ghia) for every Reynolds number."""
+        return [[f"{coordinates[i]:.4f}"] + [text for r in results for text in (
+                    f"{values(r)[i]:.4f}", f"{references(r)[i]:.5f}" + (" (flagged)" if flags(r)[i] else ""))]
+                for i in range(len(coordinates))]
+
+    point_rows = profile_rows(results[0].y, lambda r: r.u, lambda r: r.u_ref, lambda r: r.u_flagged)
     header = ["y"] + [h for r in results for h in (f"u Re={r.reynolds}", "Ghia")]
-    v_rows = []
-    for i in range(len(results[0].x)):
-        row = [f"{results[0].x[i]:.4f}"]
-        for r in results:
-            row += [f"{r.v[i]:.4f}", f"{r.v_ref[i]:.5f}" + (" (flagged)" if r.v_flagged[i] else "")]
-        v_rows.append(row)
+    v_rows = profile_rows(results[0].x, lambda r: r.v, lambda r: r.v_ref, lambda r: r.v_flagged)
     v_header = ["x"] + [h for r in results for h in (f"v Re={r.reynolds}", "Ghia")]
     out.sections += [
         "Reference: " + load(U_TABLE).citation(),
