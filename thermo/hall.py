@@ -136,6 +136,7 @@ def build(scene: Scene, cell_size: float | None = None, dtype=np.float32) -> Hal
     build_containment(scene, fields)
     problem = fields.to_problem(fluid_of(scene), dtype)
     numerics = Numerics(turbulence=scene.solver.turbulence, cfl=scene.solver.cfl,
+                        local_time_step=scene.solver.local_time_step,
                         max_dt=scene.solver.cfl * _largest_cell(grid) / max(_equipment_speed(scene, fields), 0.1))
     schedule = build_schedule(scene)
     steady = make_coupling(racks, coolers, tiles, openings, None)

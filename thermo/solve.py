@@ -61,6 +61,13 @@ class Numerics:
       turbulence_every: recompute the eddy viscosity every this many steps (1 =
         every step; larger values save work when marching to a steady state,
         where only the converged field matters).
+      local_time_step: largest ratio of a cell's pseudo-time step to the global
+        one.  1 (default) marches every cell with the same time step, as a
+        transient needs.  Above 1, steady marching uses local time stepping:
+        each cell (and face) advances with its own step, up to this many times
+        the global one, where its own stability limit allows it (see
+        :func:`relative_time_steps`).  The fixed point, and so the steady
+        state, is the same; only the path to it is shorter.
     """
 
     limiter: str = "koren"
@@ -73,6 +80,7 @@ class Numerics:
     poisson_max_iter: int = 60
     multigrid_sweeps: int = 2
     turbulence_every: int = 1
+    local_time_step: float = 1.0
 
     def __post_init__(self):
         if self.limiter not in LIMITERS:
@@ -83,6 +91,10 @@ class Numerics:
             raise ValueError(f"Numerics.scheme must be 'euler' or 'rk2', not {self.scheme!r}")
         if not 0 < self.cfl <= 1:
             raise ValueError(f"Numerics.cfl must be in (0, 1], not {self.cfl}")
+        if not self.local_time_step >= 1:
+            raise ValueError(f"Numerics.local_time_step must be >= 1, not {self.local_time_step}")
+        if self.local_time_step > 1 and self.fixed_dt is not None:
+            raise ValueError("Numerics.local_time_step > 1 is for steady marching; it cannot be combined with fixed_dt")
 
 
 @jax.tree_util.register_dataclass
@@ -132,7 +144,7 @@ def tracer_boundaries(problem: Problem, index: int):
     return tuple(out)
 
 
-def _boundary_normal_velocity(u_star, velocity, problem: Problem, axis: int, dt):
+def _boundary_normal_velocity(u_star, velocity, problem: Problem, axis: int, dt_sides):
     """Set the two boundary faces of component ``axis``: inflow value, wall 0,
     and at fixed-pressure openings a one-sided momentum balance.
 
@@ -140,13 +152,19 @@ def _boundary_normal_velocity(u_star, velocity, problem: Problem, axis: int, dt)
     - dp/dn, with h the half cell and u_up the upwind value: the interior face
     when air leaves (zero normal gradient at a steady state) and still air
     outside when it enters (so entering air loses its dynamic pressure, as at a
-    real opening).  The advective part is taken here (implicitly in u_b, so it
-    is stable for any dt) and the pressure part by the projection.  A steady
-    state therefore does not depend on the pseudo-time step (copying the
-    predicted interior velocity, the first version, made it depend on dt).
+    real opening).  Both parts are taken implicitly in u_b: the advective part
+    here, u_b* = (u_b + r u_up) / (1 + r) with r = dt |u_b| / h, and the
+    pressure part by the projection with the face's step reduced to
+    dt / (1 + r) (the returned factors), so that a steady state satisfies the
+    balance exactly and does not depend on the pseudo-time step.
+    ``dt_sides``: the time step (s) of the boundary faces on the low and high
+    side (scalars, or plane arrays under local time stepping).
+
+    Returns the face array of component ``axis`` and, per side, the factor
+    1 / (1 + r) on openings (1 elsewhere) that scales the face's pressure correction.
     """
     spacing = problem.grid.centre_spacing(axis)
-    out = []
+    out, factors = [], []
     for side in (0, 1):
         plane = problem.boundaries.plane(axis, side)
         inflow = jnp.expand_dims(plane.inflow, axis)
@@ -159,16 +177,17 @@ def _boundary_normal_velocity(u_star, velocity, problem: Problem, axis: int, dt)
             current, interior, half = take(velocity[axis], axis, -1), take(velocity[axis], axis, -2, -1), spacing[-1]
             leaving = current > 0
         upwind = jnp.where(leaving, interior, 0.0)
-        rate = dt * jnp.abs(current) / half
+        rate = dt_sides[side] * jnp.abs(current) / half
         relaxed = (current + rate * upwind) / (1.0 + rate)
         out.append(inflow * speed + outflow * relaxed)
-    return jnp.concatenate([out[0], take(u_star, axis, 1, -1), out[1]], axis=axis)
+        factors.append(1.0 / (1.0 + outflow * rate))
+    return jnp.concatenate([out[0], take(u_star, axis, 1, -1), out[1]], axis=axis), factors
 
 
-def stable_time_step(problem: Problem, numerics: Numerics, velocity, eddy_visc):
-    """Explicit time step (s) from the advective and diffusive limits."""
-    if numerics.fixed_dt is not None:
-        return jnp.asarray(numerics.fixed_dt, velocity[0].dtype)
+def cell_rates(problem: Problem, velocity, eddy_visc):
+    """Per cell, the inverse of its explicit stability limit (1/s): advective
+    (face speed over width) plus diffusive (2 nu / width^2) parts summed over
+    the axes; zero in solid cells."""
     grid = problem.grid
     fluid = problem.fluid
     # the larger of the two face speeds per cell and axis (a face-based Courant
@@ -183,13 +202,64 @@ def stable_time_step(problem: Problem, numerics: Numerics, velocity, eddy_visc):
         rate = rate + face_speed[a] / w
         if grid.shape[a] > 1:
             rate = rate + 2.0 * diff / (w * w)
-    rate = jnp.where(problem.geometry.fluid > 0, rate, 0.0)
+    return jnp.where(problem.geometry.fluid > 0, rate, 0.0)
+
+
+@jax.tree_util.register_dataclass
+@dataclass(frozen=True)
+class TimeScale:
+    """Local time stepping: each cell's and face's pseudo-time step as a
+    multiple (>= 1) of the global one.
+
+    Attributes:
+      cell: multiplier per cell (temperature and tracers).
+      face: three face arrays (momentum and the pressure correction); a face
+        takes the smaller multiplier of its two cells.
+    """
+
+    cell: object
+    face: tuple
+
+
+def relative_time_steps(problem: Problem, numerics: Numerics, velocity, eddy_visc) -> TimeScale:
+    """Local pseudo-time step multipliers for steady marching.
+
+    A cell whose own stability limit (:func:`cell_rates`) is k times looser
+    than the tightest one in the domain steps k times further, up to
+    ``numerics.local_time_step``.  Jets and fine cells near equipment then no
+    longer hold the whole room to their time step.  Every cell still respects
+    its own limit, and the steady state (tendencies zero, divergence zero) does
+    not depend on the step, so only the path to it changes.
+    """
+    rate = cell_rates(problem, velocity, eddy_visc)
+    top = jnp.maximum(jnp.max(rate), numerics.cfl / numerics.max_dt)
+    cell = jnp.clip(top / jnp.maximum(rate, top / numerics.local_time_step), 1.0, numerics.local_time_step)
+    cell = jnp.where(problem.geometry.fluid > 0, cell, 1.0)
+    faces = []
+    for a in AXES:
+        padded = jnp.concatenate([take(cell, a, 0, 1), cell, take(cell, a, -1)], axis=a)
+        faces.append(jnp.minimum(take(padded, a, 0, -1), take(padded, a, 1)))
+    return TimeScale(cell=lax.stop_gradient(cell), face=tuple(lax.stop_gradient(f) for f in faces))
+
+
+def stable_time_step(problem: Problem, numerics: Numerics, velocity, eddy_visc, scale: TimeScale | None = None):
+    """Explicit (global) time step (s) from the advective and diffusive limits;
+    with ``scale``, the global step such that every cell's local step obeys its limit."""
+    if numerics.fixed_dt is not None:
+        return jnp.asarray(numerics.fixed_dt, velocity[0].dtype)
+    rate = cell_rates(problem, velocity, eddy_visc)
+    if scale is not None:
+        rate = rate * scale.cell
     dt = numerics.cfl / jnp.maximum(jnp.max(rate), 1e-12)
     return jnp.minimum(dt, numerics.max_dt)
 
 
-def euler_step(problem: Problem, numerics: Numerics, pre: Precomputed, state: State, dt):
-    """One explicit step of length ``dt``; returns (state, poisson iterations, relative residual)."""
+def euler_step(problem: Problem, numerics: Numerics, pre: Precomputed, state: State, dt,
+               scale: TimeScale | None = None):
+    """One explicit step of length ``dt`` (times ``scale`` per cell and face
+    under local time stepping, in which case ``pre`` must hold the pressure
+    hierarchy of :func:`scaled_pressure_hierarchy`); returns (state, poisson
+    iterations, relative residual)."""
     grid, fluid, geometry, sources = problem.grid, problem.fluid, problem.geometry, problem.sources
     limiter = LIMITERS[numerics.limiter]
     velocity = state.velocity
@@ -204,23 +274,37 @@ def euler_step(problem: Problem, numerics: Numerics, pre: Precomputed, state: St
             lambda: state.eddy_viscosity)
     flux = face_volume_flux(velocity, grid, geometry.open)
 
-    star = []
+    star, correction_scale = [], []
     with jax.named_scope("momentum"):
         for i in AXES:
             tendency = momentum_tendency(i, velocity, flux, state.temperature, nu_t, grid, fluid,
                                          geometry.open, problem.boundaries, sources.mass, limiter)
-            u = take(velocity[i], i, 1, -1)
-            u = u + dt * (tendency + take(sources.momentum[i], i, 1, -1))
+            dt_face = dt if scale is None else dt * take(scale.face[i], i, 1, -1)
+            dt_sides = (dt, dt) if scale is None else (dt * take(scale.face[i], i, 0, 1),
+                                                      dt * take(scale.face[i], i, -1))
+            u_old = take(velocity[i], i, 1, -1)
+            u = u_old + dt_face * (tendency + take(sources.momentum[i], i, 1, -1))
+            # the quadratic resistance is linearised about the current velocity (not
+            # the predicted one, which would make the steady state depend on dt)
             resistance = take(sources.resistance_linear[i], i, 1, -1) + take(
-                sources.resistance_quadratic[i], i, 1, -1) * jnp.abs(u)
-            u = u / (1.0 + dt * resistance)
+                sources.resistance_quadratic[i], i, 1, -1) * jnp.abs(u_old)
+            relief = 1.0 / (1.0 + dt_face * resistance)
+            u = u * relief
             u = jnp.where(take(geometry.open[i], i, 1, -1) > 0, u, 0.0)
-            star.append(_boundary_normal_velocity(pad(u, i, 1, 1), velocity, problem, i, dt))
+            u_star, sides = _boundary_normal_velocity(pad(u, i, 1, 1), velocity, problem, i, dt_sides)
+            star.append(u_star)
+            # the pressure correction of a face is implicit like its resistance:
+            # u = (u + dt (f - G p)) / (1 + dt R), so a steady state obeys R u = f - G p
+            # whatever the step (an explicit correction left a (1 + dt R) error in the
+            # pressure drop of tiles and porous layers)
+            factor = jnp.concatenate([sides[0], relief, sides[1]], axis=i)
+            correction_scale.append(factor if scale is None else factor * scale.face[i])
 
     with jax.named_scope("pressure"):
         velocity, pressure, iterations, residual = project(
             tuple(star), grid, geometry.open, problem.boundaries, pre.pressure_hierarchy, sources.mass, dt,
-            state.pressure, numerics.poisson_tol, numerics.poisson_max_iter, numerics.multigrid_sweeps)
+            state.pressure, numerics.poisson_tol, numerics.poisson_max_iter, numerics.multigrid_sweeps,
+            face_scale=tuple(correction_scale))
 
     with jax.named_scope("scalars"):
         flux = face_volume_flux(velocity, grid, geometry.open)
@@ -230,13 +314,14 @@ def euler_step(problem: Problem, numerics: Numerics, pre: Precomputed, state: St
         t_rate = transport_tendency(state.temperature, flux, kappa, grid, geometry.open,
                                     temperature_boundaries(problem), limiter, sources.mass,
                                     sources.mass_temperature, sources.heat / rho_cp)
-        temperature = jnp.where(live, state.temperature + dt * t_rate, state.temperature)
+        dt_cell = dt if scale is None else dt * scale.cell
+        temperature = jnp.where(live, state.temperature + dt_cell * t_rate, state.temperature)
         tracers = []
         for k in range(problem.n_tracers):
             c_rate = transport_tendency(state.tracers[k], flux, kappa, grid, geometry.open,
                                         tracer_boundaries(problem, k), limiter, sources.mass,
                                         sources.mass_tracer[k], sources.tracer[k])
-            tracers.append(jnp.where(live, state.tracers[k] + dt * c_rate, state.tracers[k]))
+            tracers.append(jnp.where(live, state.tracers[k] + dt_cell * c_rate, state.tracers[k]))
         tracers = jnp.stack(tracers) if tracers else state.tracers
 
     new = State(velocity=velocity, pressure=pressure, temperature=temperature, tracers=tracers,
@@ -244,15 +329,17 @@ def euler_step(problem: Problem, numerics: Numerics, pre: Precomputed, state: St
     return new, iterations, residual
 
 
-def step(problem: Problem, numerics: Numerics, pre: Precomputed, state: State, dt=None):
-    """One time step (Euler or RK2).  Returns (state, diagnostics dict)."""
+def step(problem: Problem, numerics: Numerics, pre: Precomputed, state: State, dt=None,
+         scale: TimeScale | None = None):
+    """One time step (Euler or RK2), local under ``scale`` (see :func:`euler_step`).
+    Returns (state, diagnostics dict)."""
     if dt is None:
-        dt = stable_time_step(problem, numerics, state.velocity, state.eddy_viscosity)
-    first, it1, res1 = euler_step(problem, numerics, pre, state, dt)
+        dt = stable_time_step(problem, numerics, state.velocity, state.eddy_viscosity, scale)
+    first, it1, res1 = euler_step(problem, numerics, pre, state, dt, scale)
     if numerics.scheme == "euler":
         new, iterations, residual = first, it1, res1
     else:
-        second, it2, res2 = euler_step(problem, numerics, pre, first, dt)
+        second, it2, res2 = euler_step(problem, numerics, pre, first, dt, scale)
         average = jax.tree_util.tree_map(lambda a, b: 0.5 * (a + b), state, second)
         new = average.replace(pressure=second.pressure, eddy_viscosity=second.eddy_viscosity,
                               time=state.time + dt, step=state.step + 1)
@@ -264,16 +351,19 @@ def step(problem: Problem, numerics: Numerics, pre: Precomputed, state: State, d
 # residuals
 # ---------------------------------------------------------------------------------
 
-def change_rates(problem: Problem, old: State, new: State, dt):
+def change_rates(problem: Problem, old: State, new: State, dt, scale: TimeScale | None = None):
     """Dimensionless rates of change per flow-through time: (velocity, temperature).
 
     velocity: max|du| / U * (L / U) / dt; temperature: max|dT| /
     max(T range, 1 K) * (L / U) / dt, with L the largest domain extent and
-    U = max(|u|max, (nu + kappa + nu_t + kappa_t) / L).
-    They vanish at a steady state.
+    U = max(|u|max, (nu + kappa + nu_t + kappa_t) / L).  Under local time
+    stepping each change is divided by its own step multiplier, so the rates
+    still measure the equations' residuals.  They vanish at a steady state.
     """
     live = problem.geometry.fluid > 0
-    du = jnp.max(jnp.stack([jnp.max(jnp.abs(n - o)) for n, o in zip(new.velocity, old.velocity)]))
+    face_scale = (1.0, 1.0, 1.0) if scale is None else scale.face
+    du = jnp.max(jnp.stack([jnp.max(jnp.abs(n - o) / f)
+                            for n, o, f in zip(new.velocity, old.velocity, face_scale)]))
     speed = jnp.max(jnp.stack([jnp.max(jnp.abs(n)) for n in new.velocity]))
     length = jnp.max(jnp.stack([x[-1] - x[0] for x in problem.grid.nodes]))
     # the time scale is the flow-through time, or the diffusion time where
@@ -286,7 +376,10 @@ def change_rates(problem: Problem, old: State, new: State, dt):
     # isothermal field does not turn round-off into a large relative change
     t_range = jnp.maximum(jnp.max(jnp.where(live, new.temperature, -jnp.inf)) -
                           jnp.min(jnp.where(live, new.temperature, jnp.inf)), 1.0)
-    d_t = jnp.max(jnp.where(live, jnp.abs(new.temperature - old.temperature), 0.0))
+    d_t = jnp.abs(new.temperature - old.temperature)
+    if scale is not None:
+        d_t = d_t / scale.cell
+    d_t = jnp.max(jnp.where(live, d_t, 0.0))
     return du / speed * flow_time / dt, d_t / t_range * flow_time / dt
 
 
@@ -304,8 +397,25 @@ class RunReport:
     reason: str = ""
 
 
+def scaled_pressure_hierarchy(problem: Problem, scale: TimeScale) -> poisson.Hierarchy:
+    """The pressure multigrid hierarchy of the locally time-stepped projection
+    (face conductances weighted by the faces' step multipliers)."""
+    weighted = tuple(o * f for o, f in zip(problem.geometry.open, scale.face))
+    return poisson.build_hierarchy(pressure_operator(problem.grid, weighted, problem.boundaries))
+
+
 def _run_chunk(numerics, coupling, problem, pre, state, steps, until_time):
-    """Up to ``steps`` steps, stopping early at ``until_time`` (dt clipped to land on it)."""
+    """Up to ``steps`` steps, stopping early at ``until_time`` (dt clipped to land on it).
+
+    Under local time stepping the multipliers are set from the state at the
+    start of the chunk and held for its steps (the global step still follows
+    the flow every step, so every cell keeps to its own limit), and the
+    pressure hierarchy is rebuilt for them.
+    """
+    scale = None
+    if numerics.local_time_step > 1:
+        scale = relative_time_steps(problem, numerics, state.velocity, state.eddy_viscosity)
+        pre = Precomputed(scaled_pressure_hierarchy(problem, scale), pre.wall_distance)
 
     def cond(carry):
         state, count, *_ = carry
@@ -314,12 +424,12 @@ def _run_chunk(numerics, coupling, problem, pre, state, steps, until_time):
     def body(carry):
         state, count, iters, _, _, _ = carry
         current = problem if coupling is None else coupling(problem, state)
-        dt = stable_time_step(current, numerics, state.velocity, state.eddy_viscosity)
+        dt = stable_time_step(current, numerics, state.velocity, state.eddy_viscosity, scale)
         dt = jnp.minimum(dt, until_time - state.time)
-        new, diag = step(current, numerics, pre, state, dt)
+        new, diag = step(current, numerics, pre, state, dt, scale)
         # the change rates are only reported for the last step of a chunk
         last = (count + 1 >= steps) | (new.time >= until_time)
-        rate_u, rate_t = lax.cond(last, lambda: change_rates(current, state, new, dt),
+        rate_u, rate_t = lax.cond(last, lambda: change_rates(current, state, new, dt, scale),
                                   lambda: (carry[3], carry[4]))
         return new, count + 1, iters + diag["poisson_iterations"], rate_u, rate_t, diag["poisson_residual"]
 
@@ -445,6 +555,8 @@ class Solver:
     def transient(self, state: State | None, end_time: float, report_every: float,
                   progress: Callable | None = None, max_steps_per_report: int = 100000):
         """Advance to ``end_time`` (s), returning the states at every ``report_every`` seconds."""
+        if self.numerics.local_time_step > 1:
+            raise ValueError("Solver.transient needs one time step everywhere: Numerics.local_time_step must be 1")
         if state is None:
             state = self.initial_state()
         start = _time.perf_counter()

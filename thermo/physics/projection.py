@@ -67,18 +67,31 @@ def pressure_operator(grid: Grid, open_fraction, boundaries) -> poisson.PoissonL
 
 
 def project(velocity_star, grid: Grid, open_fraction, boundaries, hierarchy, mass_source, dt,
-            pressure_guess, tol, max_iter, sweeps=2):
-    """Return (velocity, pressure, iterations, relative residual)."""
+            pressure_guess, tol, max_iter, sweeps=2, face_scale=None):
+    """Return (velocity, pressure, iterations, relative residual).
+
+    ``face_scale``: per-face multipliers s_f of ``dt`` (local time stepping,
+    and the implicit treatment of resistances and of openings); the
+    correction is then u = u* - dt s_f G p and the conductances are weighted
+    by s_f.  The finest level of ``hierarchy`` is replaced by the weighted
+    operator; its coarser levels, built for weights that differ only on a few
+    faces or slowly in time, serve as they are in the preconditioner.
+    """
     flux_star = face_volume_flux(velocity_star, grid, open_fraction)
     volume = grid.cell_volume()
     rhs = -volume * (divergence(flux_star, grid) - mass_source) / dt
-    conductances = outflow_conductances(grid, open_fraction, boundaries)
+    weighted = open_fraction if face_scale is None else tuple(o * f for o, f in zip(open_fraction, face_scale))
+    conductances = outflow_conductances(grid, weighted, boundaries)
     for a, pair in enumerate(conductances):
         for side, k_b in enumerate(pair):
             p_b = expand_plane(boundaries.plane(a, side).pressure, a)
             contribution = k_b * p_b
             rhs = rhs + (pad(contribution, a, 0, grid.shape[a] - 1) if side == 0
                          else pad(contribution, a, grid.shape[a] - 1, 0))
+    if face_scale is not None:
+        finest = pressure_operator(grid, weighted, boundaries)
+        hierarchy = poisson.Hierarchy((finest, *hierarchy.levels[1:]), hierarchy.coarse_inverse,
+                                      hierarchy.singular, hierarchy.live)
     pressure, iterations, residual = poisson.solve(hierarchy, rhs, pressure_guess, tol, max_iter, sweeps)
 
     corrected = []
@@ -96,5 +109,6 @@ def project(velocity_star, grid: Grid, open_fraction, boundaries, hierarchy, mas
             sides.append(outflow * g)
         gradient = jnp.concatenate([sides[0], inner, sides[1]], axis=a)
         open_face = open_fraction[a] > 0
-        corrected.append(jnp.where(open_face, velocity_star[a] - dt * gradient, velocity_star[a]))
+        step = dt if face_scale is None else dt * face_scale[a]
+        corrected.append(jnp.where(open_face, velocity_star[a] - step * gradient, velocity_star[a]))
     return tuple(corrected), pressure, iterations, residual
