@@ -96,11 +96,13 @@ def solve_loop(plates: PlateSet, cdus: CduSet, rack_power) -> dict:
         return {"air_power": power}
     p = power[plates.rack]
     n = cdus.count
-    t_supply = cdus.facility_temperature
-    for _ in range(LOOP_ITERATIONS):
+
+    def iterate(_, t_supply):
         capture = capture_ratio(plates, t_supply[plates.cdu])
         load = jax.ops.segment_sum(capture * p, plates.cdu, num_segments=n)
-        t_supply = supply_temperature(cdus, load)
+        return supply_temperature(cdus, load)
+
+    t_supply = jax.lax.fori_loop(0, LOOP_ITERATIONS, iterate, jnp.asarray(cdus.facility_temperature, p.dtype))
     capture = capture_ratio(plates, t_supply[plates.cdu])
     captured = capture * p
     load = jax.ops.segment_sum(captured, plates.cdu, num_segments=n)

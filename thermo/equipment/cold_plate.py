@@ -124,7 +124,7 @@ def capture_ratio(plates: PlateSet, coolant_temperature):
     i, wi = _locate(plates.capture_flows, plates.flow)
     j, wj = _locate(plates.capture_temperatures, coolant_temperature)
     rows = jnp.arange(plates.count)
-    v = plates.capture_values
+    v = jnp.asarray(plates.capture_values)
     c00, c01 = v[rows, i, j], v[rows, i, j + 1]
     c10, c11 = v[rows, i + 1, j], v[rows, i + 1, j + 1]
     return (1 - wi) * ((1 - wj) * c00 + wj * c01) + wi * ((1 - wj) * c10 + wj * c11)

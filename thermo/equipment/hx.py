@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 import numpy as np
-from jax.scipy.special import gammainc
+from jax.scipy.special import gammaln
 
 COUNTERFLOW, PARALLEL, CROSSFLOW_UNMIXED, CROSSFLOW_CMAX_MIXED, CROSSFLOW_CMIN_MIXED = range(5)
 ARRANGEMENTS = {"counterflow": COUNTERFLOW, "parallel": PARALLEL, "crossflow_unmixed": CROSSFLOW_UNMIXED,
@@ -51,14 +51,21 @@ def _parallel(ntu, cr):
     return (1.0 - jnp.exp(-ntu * (1.0 + cr))) / (1.0 + cr)
 
 
+def _poisson_tails(x, terms: int):
+    """S_k(x) = sum_{m >= k} e^{-x} x^m / m! for k = 1..terms (= P(k, x), the regularized lower
+    incomplete gamma function), summed from the tail so that no digits cancel."""
+    m = jnp.arange(terms + 49, dtype=x.dtype)
+    xs = jnp.maximum(x, 1e-30)[..., None]
+    t = jnp.exp(-xs + m * jnp.log(xs) - gammaln(m + 1.0))
+    tails = jnp.cumsum(t[..., ::-1], axis=-1)[..., ::-1]
+    return tails[..., 1:terms + 1]
+
+
 def _crossflow_unmixed(ntu, cr):
     crs = jnp.maximum(cr, _CR_SMALL)
-    n = jnp.arange(1, SERIES_TERMS + 1, dtype=jnp.result_type(ntu, float))
-    shape = jnp.broadcast_shapes(jnp.shape(ntu), jnp.shape(cr))
-    x = jnp.broadcast_to(ntu, shape)[..., None]
-    y = jnp.broadcast_to(crs, shape)[..., None] * x
-    total = jnp.sum(gammainc(n, x) * gammainc(n, y), axis=-1)
-    return total / (jnp.broadcast_to(crs, shape) * jnp.broadcast_to(ntu, shape))
+    ntu, crs = jnp.broadcast_arrays(ntu, crs)
+    total = jnp.sum(_poisson_tails(ntu, SERIES_TERMS) * _poisson_tails(crs * ntu, SERIES_TERMS), axis=-1)
+    return total / (crs * ntu)
 
 
 def _cmax_mixed(ntu, cr):
@@ -76,7 +83,8 @@ _RELATIONS = (_counterflow, _parallel, _crossflow_unmixed, _cmax_mixed, _cmin_mi
 
 def effectiveness(ntu, cr, arrangement):
     """Effectiveness eps (-) for NTU (-), Cr = C_min/C_max (0..1) and an arrangement code
-    (``ARRANGEMENTS``; a Python int or an integer array broadcasting with ntu and cr).
+    (``ARRANGEMENTS``; a Python int or an integer array broadcasting with ntu and cr; a
+    numpy array of one repeated code is traced as that one relation).
 
     >>> round(float(effectiveness(1.0, 1.0, CROSSFLOW_UNMIXED)), 5)
     0.47622
@@ -84,6 +92,8 @@ def effectiveness(ntu, cr, arrangement):
     ntu = jnp.clip(jnp.asarray(ntu), 1e-12, NTU_MAX)
     cr = jnp.clip(jnp.asarray(cr), 0.0, 1.0)
     limit = 1.0 - jnp.exp(-ntu)            # Cr -> 0
+    if isinstance(arrangement, np.ndarray) and arrangement.size and np.all(arrangement == arrangement.flat[0]):
+        arrangement = int(arrangement.flat[0])        # one relation for all (known when tracing)
     if isinstance(arrangement, (int, np.integer)):
         value = _RELATIONS[int(arrangement)](ntu, cr)
     else:

@@ -117,8 +117,10 @@ def door_exchange(doors: DoorSet, t_air_in, air_flow, fluid):
     per door, from the air entering at ``t_air_in`` (degC) with ``air_flow`` (m^3/s)."""
     c_air = fluid.density * fluid.heat_capacity * air_flow
     c_w = doors.water_capacity
-    code = jnp.where(doors.mixed == 0, doors.arrangement,
-                     hx.one_side_mixed(doors.mixed == 1, c_air, c_w))
+    if isinstance(doors.mixed, np.ndarray) and not np.any(doors.mixed):
+        code = doors.arrangement                      # no mixed stream: the codes are known when tracing
+    else:
+        code = jnp.where(doors.mixed == 0, doors.arrangement, hx.one_side_mixed(doors.mixed == 1, c_air, c_w))
     q = hx.heat_transfer(c_air, t_air_in, c_w, doors.water_temperature, doors.ua, code)
     return t_air_in - q / c_air, q, doors.water_temperature + q / c_w
 
