@@ -234,7 +234,7 @@ def test_pod_rear_doors_cool_the_exhaust_exactly(pod):
     _, result = pod
     for d in result.summary["rear_doors"]:
         air = RHO_CP_AIR * d["air_flow_m3s"] * (d["air_in_C"] - d["air_out_C"]) / 1e3
-        water = 998.0 * 4182.0 * d["water_flow_m3s"] * (d["water_out_C"] - d["water_in_C"]) / 1e3
+        water = 998.0 * 4182.0 * d["water_flow_l_s"] / 1e3 * (d["water_out_C"] - d["water_in_C"]) / 1e3
         assert air == pytest.approx(d["load_kW"], rel=1e-4)
         assert water == pytest.approx(d["load_kW"], rel=1e-4)
         assert d["pressure_drop_Pa"] == pytest.approx(20.0, rel=1e-6)   # rated 20 Pa at the rack's 1.4 m3/s
@@ -251,3 +251,15 @@ def test_pod_summary_has_facility_and_vtk_blocks(pod):
     assert {"load_kW", "water_out_C", "air_out_C"} <= set(door["data"])
     rack = next(e for e in result.equipment if e["kind"] == "rack")
     assert {"liquid_kW", "liquid_case_C", "liquid_capture"} <= set(rack["data"])
+
+
+def test_rear_door_validation_case_passes_in_float32():
+    from validation.cases import rear_door as case
+    result = case.run(True, np.float32)
+    assert result.checks and all(c.passed for c in result.checks), [c.describe() for c in result.checks]
+
+
+def test_pue_worked_example_of_the_validation_case():
+    from validation.cases import liquid_halls
+    r = liquid_halls.worked_example()
+    assert r["total_W"] / 1e3 == pytest.approx(liquid_halls.WORKED_TOTAL_KW, rel=1e-5)

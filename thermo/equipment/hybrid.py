@@ -107,7 +107,7 @@ def summary_rows(hybrid: HybridSet, scene, details: dict, air_density: float) ->
                 "name": f"{r.name}-door", "rack": r.name, "load_kW": float(details["door_load"][i]) / 1e3,
                 "air_in_C": _f(server[k]), "air_out_C": _f(details["door_air_out"][i]),
                 "air_flow_m3s": float(flow[i]), "water_in_C": float(doors.water_temperature[i]),
-                "water_out_C": _f(details["door_water_out"][i]), "water_flow_m3s": float(doors.water_flow[i]),
+                "water_out_C": _f(details["door_water_out"][i]), "water_flow_l_s": 1e3 * float(doors.water_flow[i]),
                 "ua_W_K": float(doors.ua[i]), "pressure_drop_Pa": float(dp[i]), "fan_power_kW": float(fans[i]) / 1e3,
                 "loop": r.rear_door.loop})
     loop = details["loop"]
@@ -116,7 +116,7 @@ def summary_rows(hybrid: HybridSet, scene, details: dict, air_density: float) ->
         r = scene.racks[int(plates.rack[i])]
         out["cold_plates"].append({
             "name": r.name, "cdu": scene.cdus[int(plates.cdu[i])].name, "capture": float(loop["capture"][i]),
-            "liquid_kW": float(loop["captured"][i]) / 1e3, "coolant_flow_m3s": float(plates.flow[i]),
+            "liquid_kW": float(loop["captured"][i]) / 1e3, "coolant_flow_l_s": 1e3 * float(plates.flow[i]),
             "coolant_supply_C": _f(loop["supply_C"][i]), "coolant_return_C": _f(loop["return_C"][i]),
             "case_C": _f(loop["case_C"][i])})
     cdus = hybrid.cdus
@@ -125,9 +125,9 @@ def summary_rows(hybrid: HybridSet, scene, details: dict, air_density: float) ->
             "name": c.name, "load_kW": float(loop["load"][i]) / 1e3,
             "heat_exchanged_kW": float(loop["heat_exchanged"][i]) / 1e3,
             "coolant_supply_C": _f(loop["cdu_supply_C"][i]), "coolant_return_C": _f(loop["cdu_return_C"][i]),
-            "coolant_flow_m3s": float(cdus.coolant_flow[i]),
+            "coolant_flow_l_s": 1e3 * float(cdus.coolant_flow[i]),
             "facility_supply_C": float(cdus.facility_temperature[i]),
-            "facility_return_C": _f(loop["facility_return_C"][i]), "facility_flow_m3s": float(cdus.facility_flow[i]),
+            "facility_return_C": _f(loop["facility_return_C"][i]), "facility_flow_l_s": 1e3 * float(cdus.facility_flow[i]),
             "approach_K": _f(loop["cdu_supply_C"][i] - cdus.facility_temperature[i]),
             "ua_W_K": float(cdus.ua[i]), "pump_power_kW": float(cdus.pump_power[i]) / 1e3, "loop": c.loop})
     return out

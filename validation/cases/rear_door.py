@@ -71,7 +71,7 @@ def run(quick: bool, dtype) -> CaseResult:
     with stopwatch(out):
         table = load(TABLE)
         ntu, cr = np.array(table.columns["NTU"]), np.array(table.columns["Cr"])
-        rows, worst_balance = [], 0.0
+        rows, curves, worst_balance = [], [], 0.0
         for column, arrangement in COLUMNS.items():
             ref = np.array(table.columns[column])
             eps, mismatch, _ = door_effectiveness(ntu, cr, arrangement, dtype)
@@ -82,7 +82,7 @@ def run(quick: bool, dtype) -> CaseResult:
                                     note=f"table column {column}"))
             worst_balance = max(worst_balance, float(np.max(mismatch[cr > 0])))
             rows.append((arrangement, column, f"{100 * float(np.max(err)):.4f}", f"{100 * float(np.mean(err)):.4f}"))
-            out.figures_data = getattr(out, "figures_data", []) + [(arrangement, ntu, cr, eps, ref)]
+            curves.append((arrangement, ntu, cr, eps, ref))
         tol_balance = 1e-9 if np.dtype(dtype) == np.float64 else 1e-4
         out.checks.append(Check(NAME, "door heat: |air loss - water gain| / load (worst over rows with Cr > 0)",
                                 worst_balance, 0.0, tol_balance, kind="absolute", grid="-"))
@@ -104,7 +104,7 @@ def run(quick: bool, dtype) -> CaseResult:
         markdown_table(("door arrangement", "table column", "max error (%)", "mean error (%)"), rows),
     ]
     fig, ax = new_figure(6.4, 4.0)
-    for arrangement, n, c, eps, ref in out.figures_data:
+    for arrangement, n, c, eps, ref in curves:
         sel = np.isclose(c, 0.5)
         ax.plot(n[sel], ref[sel], "o", mfc="none")
         ax.plot(n[sel], eps[sel], "-", label=arrangement)
