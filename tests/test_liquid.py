@@ -218,14 +218,23 @@ def test_error_cdu_serving_air_cooled_rack():
 
 @pytest.fixture(scope="module")
 def pod():
+    """ai-pod on 0.6 m cells, 600 steps: the door and loop bookkeeping holds in any state."""
     model = thermo.hall.build(thermo.scene.load(ROOT / "geometries" / "ai-pod.yaml"), cell_size=0.6)
-    return model, thermo.hall.solve(model, max_steps=3000, capture_index=False)
+    return model, thermo.hall.solve(model, max_steps=600, capture_index=False)
 
 
-def test_pod_air_and_liquid_energy_balance(pod):
+@pytest.mark.slow
+def test_pod_air_and_liquid_energy_balance_at_steady_state():
+    model = thermo.hall.build(thermo.scene.load(ROOT / "geometries" / "ai-pod.yaml"), cell_size=0.6)
+    result = thermo.hall.solve(model, max_steps=4000, capture_index=False)
+    s = result.summary
+    assert result.converged, s["solver"]["reason"]
+    assert abs(s["energy_balance_pct"]) < 0.5, s["solver"]
+
+
+def test_pod_splits_rack_heat_between_air_and_liquid(pod):
     _, result = pod
     s = result.summary
-    assert abs(s["energy_balance_pct"]) < 0.5, s["solver"]
     assert s["metrics"]["air_heat_kW"] == pytest.approx(8 * 24.0, rel=1e-5)
     assert sum(c["load_kW"] for c in s["cdus"]) == pytest.approx(8 * 96.0, rel=1e-5)
 
@@ -253,6 +262,7 @@ def test_pod_summary_has_facility_and_vtk_blocks(pod):
     assert {"liquid_kW", "liquid_case_C", "liquid_capture"} <= set(rack["data"])
 
 
+@pytest.mark.slow
 def test_rear_door_validation_case_passes_in_float32():
     from validation.cases import rear_door as case
     result = case.run(True, np.float32)
