@@ -100,7 +100,7 @@ def run(quick: bool, dtype) -> CaseResult:
         f"Each reference row is reproduced by one door of the hall model with {AIR_FLOW} m^3/s of air at "
         f"{T_AIR} degC (the C_min stream) and water at {T_WATER} degC with capacity rate C_air / Cr; "
         "UA = NTU C_air. A water-side-mixed door is the C_max-mixed column, an air-side-mixed door the "
-        "C_min-mixed column. Reference: " + " ".join(h for h in table.header[1:2]) + ".",
+        "C_min-mixed column. Reference: " + table.header[1].removeprefix("Citations:").strip().rstrip(".") + ".",
         markdown_table(("door arrangement", "table column", "max error (%)", "mean error (%)"), rows),
     ]
     fig, ax = new_figure(6.4, 4.0)
