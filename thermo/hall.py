@@ -740,10 +740,10 @@ def _equipment(model, rack_rows, cooler_rows, tile_rows, return_rows, hybrid_row
             lo[axis], hi[axis] = lo[axis] - r.rear_door.depth, lo[axis]
         data = {k: float(v) for k, v in row.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
         out.append({"name": row["name"], "kind": "rear_door", "lower": tuple(lo), "upper": tuple(hi), "data": data})
+    rack_items = {item["name"]: item for item in out if item["kind"] == "rack"}
     for row in (hybrid_rows or {}).get("cold_plates", []):
         # per-rack liquid data on the rack's own block
-        for item in out:
-            if item["kind"] == "rack" and item["name"] == row["name"]:
-                item["data"].update({f"liquid_{k}" if not k.startswith("liquid") else k: float(v)
-                                     for k, v in row.items() if isinstance(v, (int, float)) and not isinstance(v, bool)})
+        rack_items[row["name"]]["data"].update({
+            k if k.startswith("liquid") else f"liquid_{k}": float(v)
+            for k, v in row.items() if isinstance(v, (int, float)) and not isinstance(v, bool)})
     return out

@@ -127,7 +127,8 @@ def summary_rows(hybrid: HybridSet, scene, details: dict, air_density: float) ->
             "coolant_supply_C": _f(loop["cdu_supply_C"][i]), "coolant_return_C": _f(loop["cdu_return_C"][i]),
             "coolant_flow_l_s": 1e3 * float(cdus.coolant_flow[i]),
             "facility_supply_C": float(cdus.facility_temperature[i]),
-            "facility_return_C": _f(loop["facility_return_C"][i]), "facility_flow_l_s": 1e3 * float(cdus.facility_flow[i]),
+            "facility_return_C": _f(loop["facility_return_C"][i]),
+            "facility_flow_l_s": 1e3 * float(cdus.facility_flow[i]),
             "approach_K": _f(loop["cdu_supply_C"][i] - cdus.facility_temperature[i]),
             "ua_W_K": float(cdus.ua[i]), "pump_power_kW": float(cdus.pump_power[i]) / 1e3, "loop": c.loop})
     return out

@@ -48,7 +48,8 @@ def _loop(scene, label, field, name):
     loops = {lp.name: lp for lp in (scene.facility.loops if scene.facility is not None else [])}
     if name not in loops:
         raise ScenarioError(label, field, f"no facility loop named {name!r}"
-                            + (f" (loops: {', '.join(loops)})" if loops else " (the scenario has no facility: section)"))
+                            + (f" (loops: {', '.join(loops)})" if loops
+                               else " (the scenario has no facility: section)"))
     return loops[name]
 
 
@@ -68,7 +69,8 @@ def check_liquid(scene) -> None:
         if facility.crah_loop is not None:
             _loop(scene, "facility", "crah_loop", facility.crah_loop)
         elif scene.coolers and not any(lp.type == "chiller" for lp in facility.loops):
-            raise ScenarioError("facility", "crah_loop", "the cooling units need a loop: name one, or add a chiller loop")
+            raise ScenarioError("facility", "crah_loop",
+                                "the cooling units need a loop: name one, or add a chiller loop")
 
     for r in scene.racks:
         label = f"rack {r.name}"

@@ -110,5 +110,6 @@ def run(quick: bool, dtype) -> CaseResult:
         ax.plot(n[sel], eps[sel], "-", label=arrangement)
     ax.set(xlabel="NTU", ylabel="effectiveness", title="Cr = 0.5: door model (lines), reference (circles)")
     ax.legend(fontsize=8)
-    out.figures.append(("rear_door_effectiveness.png", fig, "Rear-door effectiveness against the eps-NTU table, Cr = 0.5."))
+    out.figures.append(("rear_door_effectiveness.png", fig,
+                        "Rear-door effectiveness against the eps-NTU table, Cr = 0.5."))
     return out
