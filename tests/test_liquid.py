@@ -206,6 +206,19 @@ def test_error_impossible_door_rating_and_unknown_loop():
     assert (e.object, e.field) == ("rack A01", "rear_door.loop") and "glycol" in e.message
 
 
+def test_rear_doors_list_mounts_a_door_on_one_rack_and_rejects_a_missing_rack():
+    raw = yaml.safe_load((ROOT / "geometries" / "rdhx-row.yaml").read_text())
+    door = raw["rows"][0].pop("rear_door")
+    raw["rear_doors"] = [{**door, "rack": "D03"}]
+    scene = thermo.scene.from_dict(raw)
+    assert [r.name for r in scene.racks if r.rear_door is not None] == ["D03"]
+    assert scene.racks[2].rear_door.water_flow == pytest.approx(1.2e-3)
+    raw["rear_doors"] = [{**door, "rack": "D09"}]
+    with pytest.raises(ScenarioError) as info:
+        thermo.scene.from_dict(raw)
+    assert (info.value.object, info.value.field) == ("rear_door #1", "rack") and "D09" in info.value.message
+
+
 def test_error_cdu_serving_air_cooled_rack():
     def mutate(r):
         r["rows"][1].pop("liquid")

@@ -321,6 +321,13 @@ class RearDoor(Strict):
         return self
 
 
+class RackRearDoor(RearDoor):
+    """A rear door given apart from its rack (``rear_doors:`` list): the door fields plus
+    ``rack``, the name of the rack it is mounted on (e.g. one rack of a row)."""
+
+    rack: str
+
+
 class CaptureTable(Strict):
     """Capture ratio against coolant flow per rack (m^3/s) and coolant supply temperature
     (degC): ``values[i][j]`` at ``flows[i]``, ``temperatures[j]`` (bilinear, clamped)."""
@@ -485,6 +492,7 @@ class ScenarioFile(Strict):
     events: list[Event] = []
     transient: Transient | None = None
     cdus: list[Cdu] = []
+    rear_doors: list[RackRearDoor] = []
     facility: Facility | None = None
 
 
