@@ -49,7 +49,7 @@ def test_unit_errors_are_readable(text, kind, words):
 def test_examples_load(path):
     scene = thermo.scene.load(path)
     assert scene.name == path.stem
-    assert scene.counts()["racks"] >= 12
+    assert scene.counts()["racks"] >= (12 if path.stem.startswith("hall-") else 1)
 
 
 def test_hall_small_is_the_benchmark_case():

@@ -28,6 +28,7 @@ from .equipment import rack as rack_model
 from .equipment import cooler as cooler_model
 from .equipment.assembly import FieldArrays
 from .equipment.containment import build_containment
+from .equipment import hybrid as hybrid_model
 from .equipment.events import Schedule, build_schedule, power_at, power_at_host, running_at, running_at_host
 from .equipment.leakage import build_floor, floor_flows
 from .equipment.obstruction import build_obstructions
@@ -75,6 +76,7 @@ class HallModel:
     schedule: Schedule
     floor_leakage_fraction: float = 0.0
     tracer_names: list = field(default_factory=lambda: list(TRACER_NAMES))
+    hybrid: object = None   # rear doors, cold plates, CDUs (equipment.hybrid.HybridSet)
 
     @property
     def cells(self) -> int:
@@ -127,7 +129,8 @@ def build(scene: Scene, cell_size: float | None = None, dtype=np.float32) -> Hal
     """Grid, fields and coupling of ``scene``; ``cell_size`` (m) overrides ``grid.max_cell``."""
     grid = generate_grid(scene, cell_size)
     fields = FieldArrays(grid, scene.air.reference_temperature)
-    racks, _ = rack_model.build_racks(scene, fields)
+    racks, rack_layers = rack_model.build_racks(scene, fields)
+    hybrid = hybrid_model.build_hybrid(scene, fields, rack_layers)
     coolers, _ = cooler_model.build_coolers(scene, fields)
     build_obstructions(scene, fields)
     eps = build_floor(scene, fields)
@@ -139,11 +142,11 @@ def build(scene: Scene, cell_size: float | None = None, dtype=np.float32) -> Hal
                         local_time_step=scene.solver.local_time_step,
                         max_dt=scene.solver.cfl * _largest_cell(grid) / max(_equipment_speed(scene, fields), 0.1))
     schedule = build_schedule(scene)
-    steady = make_coupling(racks, coolers, tiles, openings, None)
-    transient = make_coupling(racks, coolers, tiles, openings, schedule) if scene.events else steady
+    steady = make_coupling(racks, coolers, tiles, openings, None, hybrid=hybrid)
+    transient = make_coupling(racks, coolers, tiles, openings, schedule, hybrid=hybrid) if scene.events else steady
     return HallModel(scene=scene, grid=grid, problem=problem, numerics=numerics, coupling=steady,
                      transient_coupling=transient, racks=racks, coolers=coolers, tiles=tiles, openings=openings,
-                     schedule=schedule, floor_leakage_fraction=eps)
+                     schedule=schedule, floor_leakage_fraction=eps, hybrid=hybrid)
 
 
 def _largest_cell(grid: Grid) -> float:
@@ -167,9 +170,11 @@ def _equipment_speed(scene: Scene, fields: FieldArrays) -> float:
     return max(speeds)
 
 
-def make_coupling(racks, coolers, tiles, openings, schedule: Schedule | None):
+def make_coupling(racks, coolers, tiles, openings, schedule: Schedule | None, hybrid=None):
     """The per-step equipment coupling (a pure JAX function, see module docstring).
-    With ``schedule`` None the t = 0 configuration is used whatever the (pseudo-)time."""
+    With ``schedule`` None the t = 0 configuration is used whatever the (pseudo-)time.
+    ``hybrid`` (:class:`~thermo.equipment.hybrid.HybridSet`): cold plates take their share
+    of rack power to liquid and rear doors cool the exhaust before the room sees it."""
 
     def coupling(problem: Problem, state: State) -> Problem:
         temperature = state.temperature
@@ -179,7 +184,10 @@ def make_coupling(racks, coolers, tiles, openings, schedule: Schedule | None):
         if racks.count:
             intake, _ = rack_model.intake_temperatures(racks, temperature)
             power = racks.power if schedule is None else power_at(schedule, racks.power, state.time)
-            exhaust = rack_model.exhaust_temperature(racks, intake, power, fluid)
+            if hybrid is not None and hybrid.active:
+                exhaust, _ = hybrid_model.air_exhaust(hybrid, racks, intake, power, fluid)
+            else:
+                exhaust = rack_model.exhaust_temperature(racks, intake, power, fluid)
             mass_temperature = rack_model.apply_exhaust(racks, mass_temperature, exhaust)
         sources = sources.__class__(**{**sources.__dict__, "mass_temperature": mass_temperature})
         if coolers.count:
@@ -226,6 +234,11 @@ def _balance_probe(model: HallModel, coupling):
     def probe(problem, state):
         current = coupling(problem, state)
         removed = -m.boundary_heat_inflow_jax(current, state)
+        hybrid = model.hybrid
+        if hybrid is not None and hybrid.active:
+            intake, _ = rack_model.intake_temperatures(racks, state.temperature)
+            _, details = hybrid_model.air_exhaust(hybrid, racks, intake, racks.power, current.fluid)
+            removed = removed + hybrid_model.water_heat(details)
         temps = [jnp.zeros(0, state.temperature.dtype)]
         if coolers.count:
             t_ret = cooler_model.return_temperatures(coolers, state.temperature)
@@ -498,7 +511,11 @@ def _server_inlet_series(model: HallModel, snapshots) -> list:
     for s in snapshots:
         mean, peak = rack_model.intake_temperatures(racks, s.temperature)
         power = power_at_host(model.schedule, racks.power, float(s.time))
-        exhaust = np.asarray(rack_model.exhaust_temperature(racks, mean, power, fluid))
+        if model.hybrid is not None and model.hybrid.active:
+            _, details = hybrid_model.air_exhaust(model.hybrid, racks, mean, jnp.asarray(power, mean.dtype), fluid)
+            exhaust = np.asarray(details["server_exhaust"])
+        else:
+            exhaust = np.asarray(rack_model.exhaust_temperature(racks, mean, power, fluid))
         out.append((1.0 - racks.leakage) * np.asarray(peak) + racks.leakage * exhaust)
     return out
 
@@ -538,7 +555,13 @@ def summarize(model: HallModel, state: State, report: RunReport, capture_cold=No
     # racks
     power = power_at_host(model.schedule, racks.power, time) if coupling is model.transient_coupling else racks.power
     intake_mean, intake_max = (np.asarray(v, float) for v in rack_model.intake_temperatures(racks, state.temperature))
-    exhaust = intake_mean + power / (rho_cp * racks.flow * (1.0 - racks.leakage)) if racks.count else intake_mean
+    hybrid, details, air_power = model.hybrid, None, power
+    if hybrid is not None and hybrid.active:
+        _, details = hybrid_model.air_exhaust(hybrid, racks, jnp.asarray(intake_mean, fluid.density.dtype),
+                                              jnp.asarray(power, fluid.density.dtype), fluid)
+        details = jax.tree_util.tree_map(lambda v: np.asarray(v, float), details)
+        air_power = details["air_power"]
+    exhaust = intake_mean + air_power / (rho_cp * racks.flow * (1.0 - racks.leakage)) if racks.count else intake_mean
     server_mean = (1 - racks.leakage) * intake_mean + racks.leakage * exhaust
     server_max = (1 - racks.leakage) * intake_max + racks.leakage * exhaust
     t_cells = np.asarray(state.temperature).reshape(-1)[racks.intake_cells]
@@ -585,6 +608,11 @@ def summarize(model: HallModel, state: State, report: RunReport, capture_cold=No
     rack_heat = float(np.sum(power))
     boundary_in = m.boundary_heat_inflow(problem, state)
     removed = -boundary_in + float(np.sum(loads))
+    hybrid_rows, water_W = {}, 0.0
+    if details is not None:
+        hybrid_rows = hybrid_model.summary_rows(hybrid, scene, details, float(fluid.density))
+        water_W = float(hybrid_model.water_heat(details))
+        removed += water_W
     balance = 100.0 * (removed - rack_heat) / rack_heat if rack_heat > 0 else 0.0
 
     # room-level metrics
@@ -632,21 +660,36 @@ def summarize(model: HallModel, state: State, report: RunReport, capture_cold=No
         metrics["capture_index_cold_min"] = _num(np.min(capture_cold))
         metrics["capture_index_hot_min"] = _num(np.min(capture_hot))
 
+    if details is not None:
+        metrics["air_heat_kW"] = float(np.sum(air_power)) / 1e3
+        metrics["water_heat_kW"] = water_W / 1e3
+    facility = None
+    if scene.facility is not None:
+        from .equipment.facility import facility_energy
+        rows = {"rear_doors": [], "cdus": [], **hybrid_rows}
+        facility = facility_energy(
+            scene.facility, rack_heat, hybrid_model.loads_by_loop(scene, rows, loads, -boundary_in),
+            {"crah_fans": float(np.sum(fans)) if coolers.count else 0.0,
+             "rear_door_fans": 1e3 * sum(d["fan_power_kW"] for d in rows["rear_doors"])},
+            {"cdu_pumps": 1e3 * sum(c["pump_power_kW"] for c in rows["cdus"])})
+        metrics["pue"] = facility["pue"]
+
     widths = [np.diff(np.asarray(x)) for x in model.grid.nodes]
     summary = {
         "scenario": scene.name,
         "racks": rack_rows, "coolers": cooler_rows, "tiles": tile_rows, "returns": return_rows,
         "metrics": metrics, "energy_balance_pct": float(balance),
+        **hybrid_rows, **({"facility": facility} if facility is not None else {}),
         "grid": {"cells": int(model.cells), "shape": list(model.grid.shape),
                  "min_cell_m": float(min(w.min() for w in widths)), "max_cell_m": float(max(w.max() for w in widths))},
         "solver": {"steps": int(report.steps), "seconds": float(report.seconds),
                    "compile_seconds": float(report.compile_seconds), "converged": bool(report.converged),
                    "reason": report.reason or ("completed" if report.converged else "")},
     }
-    return summary, _equipment(model, rack_rows, cooler_rows, tile_rows, return_rows)
+    return summary, _equipment(model, rack_rows, cooler_rows, tile_rows, return_rows, hybrid_rows)
 
 
-def _equipment(model, rack_rows, cooler_rows, tile_rows, return_rows) -> list:
+def _equipment(model, rack_rows, cooler_rows, tile_rows, return_rows, hybrid_rows=None) -> list:
     scene = model.scene
     out = []
 
@@ -686,4 +729,22 @@ def _equipment(model, rack_rows, cooler_rows, tile_rows, return_rows) -> list:
         lo, hi = box((*c.position, 0.0), (*c.size, c.height))
         out.append({"name": c.name, "kind": "containment", "lower": lo, "upper": hi,
                     "data": {"leakage": c.leakage}})
+    racks_by_name = {r.name: r for r in scene.racks}
+    for row in (hybrid_rows or {}).get("rear_doors", []):
+        from .equipment.faces import face_normal
+        r = racks_by_name[row["rack"]]
+        axis, sign = face_normal("back", r.facing)
+        lo, hi = [float(v) for v in r.position], [float(a + b) for a, b in zip(r.position, r.size)]
+        if sign > 0:
+            lo[axis], hi[axis] = hi[axis], hi[axis] + r.rear_door.depth
+        else:
+            lo[axis], hi[axis] = lo[axis] - r.rear_door.depth, lo[axis]
+        data = {k: float(v) for k, v in row.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        out.append({"name": row["name"], "kind": "rear_door", "lower": tuple(lo), "upper": tuple(hi), "data": data})
+    rack_items = {item["name"]: item for item in out if item["kind"] == "rack"}
+    for row in (hybrid_rows or {}).get("cold_plates", []):
+        # per-rack liquid data on the rack's own block
+        rack_items[row["name"]]["data"].update({
+            k if k.startswith("liquid") else f"liquid_{k}": float(v)
+            for k, v in row.items() if isinstance(v, (int, float)) and not isinstance(v, bool)})
     return out

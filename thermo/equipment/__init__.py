@@ -9,5 +9,12 @@
 * :mod:`.openings`  return grilles and fixed-pressure openings;
 * :mod:`.containment` aisle containment panels;
 * :mod:`.obstruction` columns, cable trays, pipes, under-floor blockages;
-* :mod:`.events`    time-dependent switches for transients.
+* :mod:`.events`    time-dependent switches for transients;
+* :mod:`.hx`        effectiveness-NTU relations (pure JAX) and their inversion;
+* :mod:`.ratings`   UA of rear doors and CDUs from data-sheet rating points;
+* :mod:`.rear_door` rear-door heat exchangers (exhaust cooled by eps-NTU, porous layer);
+* :mod:`.cold_plate` direct-to-chip cold plates (capture ratio, case temperature);
+* :mod:`.cdu`       coolant distribution units and the cold-plate loop they close;
+* :mod:`.hybrid`    doors, plates and CDUs in the per-step coupling, summary rows;
+* :mod:`.facility`  heat rejection, fans, pumps, UPS and distribution losses, PUE.
 """

@@ -74,6 +74,28 @@ def ride_through_text(transient: dict) -> str:
     return f"ride-through time: {_num(ride, 1)} s until the first rack intake exceeded the allowable limit{limit_text}"
 
 
+def facility_section(facility: dict) -> list[str]:
+    """Markdown lines of the facility energy (``summary["facility"]``, powers in W)."""
+    kw = lambda w: _num(None if w is None else w / 1e3, 2)  # noqa: E731
+    out = ["## Facility energy", ""]
+    rows = [["IT", kw(facility.get("it_W"))], ["UPS losses", kw(facility.get("ups_loss_W"))],
+            ["distribution losses", kw(facility.get("distribution_loss_W"))],
+            ["cooling", kw(facility.get("cooling_W"))], ["total facility", kw(facility.get("total_W"))],
+            ["PUE", _num(facility.get("pue"), 3)]]
+    out += _table(["quantity", "kW"], rows)
+    breakdown = facility.get("breakdown", {}) or {}
+    if breakdown:
+        out += ["Cooling power by item:", ""] + _table(["item", "kW"], [[k, kw(v)] for k, v in breakdown.items()])
+    loops = facility.get("loops", []) or []
+    if loops:
+        rows = [[lp.get("name"), lp.get("type"), kw(lp.get("load_W")), _num(lp.get("cop"), 2),
+                 _num(lp.get("free_cooling")), kw(lp.get("compressor_W")), kw(lp.get("fans_W")),
+                 kw(lp.get("pumps_W"))] for lp in loops]
+        out += _table(["loop", "type", "load (kW)", "COP", "free cooling", "compressors (kW)", "fans (kW)",
+                       "pumps (kW)"], rows)
+    return out
+
+
 def render_report(summary: dict, images: dict | None = None) -> str:
     """The report as Markdown text.  ``images`` maps a caption to a PNG path relative to the report."""
     images = images or {}
@@ -93,7 +115,9 @@ def render_report(summary: dict, images: dict | None = None) -> str:
                  _num(r.get("power_kW")), _num(r.get("flow_m3s"), 3), _ashrae_status(r.get("ashrae"))] for r in racks]
         out += _table(["rack", "intake mean (C)", "intake max (C)", "exhaust (C)", "power (kW)", "flow (m3/s)",
                        "ASHRAE"], rows)
-    for key, title in (("coolers", "Cooling units"), ("tiles", "Perforated tiles"), ("returns", "Returns")):
+    for key, title in (("coolers", "Cooling units"), ("tiles", "Perforated tiles"), ("returns", "Returns"),
+                       ("rear_doors", "Rear-door heat exchangers"), ("cold_plates", "Cold plates (per rack)"),
+                       ("cdus", "Coolant distribution units")):
         items = summary.get(key, []) or []
         if items:
             header, rows = _generic_rows(items)
@@ -106,6 +130,10 @@ def render_report(summary: dict, images: dict | None = None) -> str:
         if "energy_balance_pct" in summary:
             rows.append(["energy balance (% of IT heat)", _num(summary["energy_balance_pct"], 3)])
         out += _table(["metric", "value"], rows)
+
+    facility = summary.get("facility")
+    if facility:
+        out += facility_section(facility)
 
     grid = summary.get("grid", {}) or {}
     solver = summary.get("solver", {}) or {}

@@ -17,11 +17,12 @@ from pydantic import ValidationError
 
 from . import schema as s
 from .errors import ScenarioError
+from .liquid_checks import check_liquid
 
 # list section -> singular word used in messages
 _SECTIONS = {"racks": "rack", "rows": "row", "tiles": "tile", "tile_rows": "tile_row", "coolers": "cooler",
              "returns": "return", "containment": "containment", "obstructions": "obstruction",
-             "events": "event"}
+             "events": "event", "cdus": "cdu", "rear_doors": "rear_door"}
 _TOL = 1e-9
 
 
@@ -61,6 +62,8 @@ class Scene:
     events: tuple
     transient: s.Transient | None
     source: str | None = field(default=None, compare=False)
+    cdus: tuple = ()
+    facility: s.Facility | None = None
 
     def counts(self) -> dict:
         """Number of objects of each kind, e.g. ``{"racks": 12, "coolers": 0, ...}``."""
@@ -111,7 +114,8 @@ def _object_label(raw: dict, loc: tuple) -> tuple[str, tuple]:
         else:
             label = f"{_SECTIONS[head]} {name}" if name else f"{_SECTIONS[head]} #{loc[1] + 1}"
         return label, loc[2:]
-    if head in ("air", "room", "raised_floor", "ceiling_plenum", "grid", "solver", "transient") and len(loc) > 1:
+    if head in ("air", "room", "raised_floor", "ceiling_plenum", "grid", "solver", "transient",
+                "facility") and len(loc) > 1:
         return head, loc[1:]
     return "scenario", loc
 
@@ -221,11 +225,13 @@ def from_dict(raw) -> Scene:
         name=spec.name, description=spec.description, air=spec.air, room_size=tuple(spec.room.size),
         raised_floor=spec.raised_floor, ceiling_plenum=spec.ceiling_plenum, grid=spec.grid, solver=spec.solver,
         ashrae_class=spec.ashrae_class,
-        racks=tuple(_place_racks(spec)), tiles=tuple(_expand_tiles(spec)),
+        racks=tuple(_mount_doors(spec, _place_racks(spec))), tiles=tuple(_expand_tiles(spec)),
         coolers=tuple(_place_coolers(spec)), returns=tuple(spec.returns),
         containment=tuple(spec.containment), obstructions=tuple(spec.obstructions),
-        events=tuple(sorted(spec.events, key=lambda e: e.time)), transient=spec.transient)
+        events=tuple(sorted(spec.events, key=lambda e: e.time)), transient=spec.transient,
+        cdus=tuple(spec.cdus), facility=spec.facility)
     check(scene)
+    check_liquid(scene)
     return scene
 
 
@@ -256,7 +262,23 @@ def _place_racks(spec) -> list:
             pos = list(start)
             pos[axis] += i * pitch
             racks.append(s.Rack(name=names[i], position=tuple(pos), size=row.size, facing=row.facing,
-                                power=powers[i], airflow=row.airflow, blanking_leakage=row.blanking_leakage))
+                                power=powers[i], airflow=row.airflow, blanking_leakage=row.blanking_leakage,
+                                rear_door=row.rear_door, liquid=row.liquid))
+    return racks
+
+
+def _mount_doors(spec, racks) -> list:
+    """``racks`` with the doors of the ``rear_doors:`` list mounted on the racks they name."""
+    by_name = {r.name: i for i, r in enumerate(racks)}
+    for k, d in enumerate(spec.rear_doors):
+        label = f"rear_door #{k + 1}"
+        if d.rack not in by_name:
+            raise ScenarioError(label, "rack", f"no rack named {d.rack!r}")
+        i = by_name[d.rack]
+        if racks[i].rear_door is not None:
+            raise ScenarioError(label, "rack", f"rack {d.rack} already has a rear door")
+        door = s.RearDoor(**d.model_dump(exclude={"rack"}))
+        racks[i] = racks[i].model_copy(update={"rear_door": door})
     return racks
 
 

@@ -134,6 +134,8 @@ class Rack(Strict):
     power: Annotated[Power, Field(ge=0)]
     airflow: Airflow
     blanking_leakage: Fraction = 0.0
+    rear_door: "RearDoor | None" = None
+    liquid: "LiquidCooling | None" = None
 
 
 class Row(Strict):
@@ -151,6 +153,8 @@ class Row(Strict):
     airflow: Airflow
     blanking_leakage: Fraction = 0.0
     names: list[str] | None = None
+    rear_door: "RearDoor | None" = None
+    liquid: "LiquidCooling | None" = None
 
 
 class Tile(Strict):
@@ -251,6 +255,193 @@ class Obstruction(Strict):
     blockage: Annotated[Fraction, Field(gt=0)] = 1.0
 
 
+# ------------------------------------------------------------------------------------
+# liquid and hybrid cooling (docs/liquid-cooling.md)
+# ------------------------------------------------------------------------------------
+
+Resistance = Annotated[float, Field(gt=0)]     # K/W
+
+
+class Coolant(Strict):
+    """Properties of a liquid (default: water near 20 degC)."""
+
+    density: Annotated[float, Field(gt=0)] = 998.0
+    heat_capacity: Annotated[float, Field(gt=0)] = 4182.0
+
+
+class DoorRating(Strict):
+    """A rear door's rating point (from a data sheet): it removes ``duty`` (W) from
+    ``air_flow`` (m^3/s) entering at ``air_temperature`` with ``water_flow`` (m^3/s)
+    entering at ``water_temperature``.  UA follows by inverting eps-NTU."""
+
+    duty: Annotated[Power, Field(gt=0)]
+    air_flow: Annotated[Flow, Field(gt=0)]
+    air_temperature: Temperature
+    water_flow: Annotated[Flow, Field(gt=0)]
+    water_temperature: Temperature
+
+
+class DoorFans(Strict):
+    """Fans on an active rear door: they overcome the coil's pressure drop (the room sees
+    no resistance); electric power = flow x pressure drop / ``efficiency``."""
+
+    efficiency: Annotated[Fraction, Field(gt=0)] = 0.5
+
+
+class RearDoor(Strict):
+    """A rear-door heat exchanger on a rack's back face.
+
+    Heat: exactly one of ``ua`` (W/K) or ``rating``.  Air side: ``loss_coefficient``
+    (-, on the door face velocity) or ``rated_pressure_drop`` (Pa) at ``rated_air_flow``
+    (m^3/s) (quadratic); neither: the rating's pressure drop is unknown and the door
+    adds none.  Water: ``water_flow`` (m^3/s) entering at ``water_temperature`` (degC;
+    default the supply temperature of the facility ``loop``)."""
+
+    ua: Annotated[float, Field(gt=0)] | None = None
+    rating: DoorRating | None = None
+    water_flow: Annotated[Flow, Field(gt=0)]
+    water_temperature: Temperature | None = None
+    loop: str | None = None
+    arrangement: Literal["crossflow_unmixed", "counterflow", "parallel", "crossflow_air_mixed",
+                         "crossflow_water_mixed"] = "crossflow_unmixed"
+    loss_coefficient: Annotated[float, Field(ge=0)] | None = None
+    rated_pressure_drop: Annotated[Pressure, Field(ge=0)] | None = None
+    rated_air_flow: Annotated[Flow, Field(gt=0)] | None = None
+    depth: PositiveLength = 0.2
+    fans: DoorFans | None = None
+    water: Coolant = Coolant()
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        if (self.ua is None) == (self.rating is None):
+            raise ValueError("give exactly one of ua, rating")
+        if self.loss_coefficient is not None and self.rated_pressure_drop is not None:
+            raise ValueError("give at most one of loss_coefficient, rated_pressure_drop")
+        if self.rated_pressure_drop is not None and self.rated_air_flow is None:
+            raise ValueError("rated_pressure_drop needs rated_air_flow")
+        return self
+
+
+class RackRearDoor(RearDoor):
+    """A rear door given apart from its rack (``rear_doors:`` list): the door fields plus
+    ``rack``, the name of the rack it is mounted on (e.g. one rack of a row)."""
+
+    rack: str
+
+
+class CaptureTable(Strict):
+    """Capture ratio against coolant flow per rack (m^3/s) and coolant supply temperature
+    (degC): ``values[i][j]`` at ``flows[i]``, ``temperatures[j]`` (bilinear, clamped)."""
+
+    flows: list[Annotated[Flow, Field(gt=0)]]
+    temperatures: list[Temperature]
+    values: list[list[Fraction]]
+
+
+class ResistanceTable(Strict):
+    """Cold-plate thermal resistance (K/W, case to coolant inlet) against coolant flow per
+    plate (m^3/s), linear between points, clamped outside."""
+
+    flows: list[Annotated[Flow, Field(gt=0)]]
+    values: list[Resistance]
+
+
+class ResistancePowerLaw(Strict):
+    """R = ``reference`` (K/W) x (flow / ``reference_flow``)^(-``exponent``), flow per plate."""
+
+    reference: Resistance
+    reference_flow: Annotated[Flow, Field(gt=0)]
+    exponent: Annotated[float, Field(ge=0, le=2)] = 0.8
+
+
+class LiquidCooling(Strict):
+    """Direct-to-chip cold plates in a rack: a share ``capture`` of the rack power goes to
+    the coolant (``flow`` m^3/s per rack, from the CDU that serves the rack), the rest to
+    the air.  ``plates`` cold plates in parallel share the captured heat and the flow;
+    ``resistance`` gives the case temperature of each."""
+
+    capture: Fraction | CaptureTable
+    flow: Annotated[Flow, Field(gt=0)]
+    plates: Annotated[int, Field(ge=1)] = 1
+    resistance: ResistanceTable | ResistancePowerLaw | None = None
+
+
+class CduRating(Strict):
+    """A CDU's rating: at ``load`` (W) the coolant supply is ``approach`` (K) above the
+    facility-water supply, at the operating flows."""
+
+    load: Annotated[Power, Field(gt=0)]
+    approach: Annotated[TemperatureDifference, Field(gt=0)]
+
+
+class Pump(Strict):
+    """A pump: power = flow x ``pressure_drop`` (Pa, of the loop at its flow) / ``efficiency``."""
+
+    pressure_drop: Annotated[Pressure, Field(ge=0)]
+    efficiency: Annotated[Fraction, Field(gt=0)] = 0.6
+
+
+class Cdu(Strict):
+    """A coolant distribution unit: a liquid-liquid heat exchanger between the cold-plate
+    loop of the ``racks`` it serves (names or shell patterns such as ``P*``) and facility
+    water (``facility_flow`` m^3/s at ``facility_temperature`` degC, default the supply of
+    its ``loop``).  Exactly one of ``ua`` (W/K) or ``rating``."""
+
+    name: str
+    racks: list[str]
+    facility_flow: Annotated[Flow, Field(gt=0)]
+    facility_temperature: Temperature | None = None
+    loop: str | None = None
+    arrangement: Literal["counterflow", "parallel", "crossflow_unmixed"] = "counterflow"
+    ua: Annotated[float, Field(gt=0)] | None = None
+    rating: CduRating | None = None
+    pump: Pump = Pump(pressure_drop=150e3)
+    coolant: Coolant = Coolant()
+    facility_water: Coolant = Coolant()
+
+    @model_validator(mode="after")
+    def _one_ua(self):
+        if (self.ua is None) == (self.rating is None):
+            raise ValueError("give exactly one of ua, rating")
+        return self
+
+
+class Loop(Strict):
+    """A facility water loop and its heat rejection.
+
+    ``type: chiller``: a chiller makes ``supply_temperature`` with COP =
+    ``carnot_fraction`` x T_evap / (T_cond - T_evap) (K), T_evap = supply -
+    ``evaporator_approach``, T_cond = ambient + ``condenser_approach``, capped at
+    ``max_cop`` (or a fixed ``cop``).  ``dry_cooler`` / ``cooling_tower``: free cooling
+    when the ambient dry-bulb (wet-bulb for a tower) + ``approach`` reaches the supply
+    temperature, else the same chiller relation trims the rest of the lift.
+    Fans: ``fan_power_per_kw`` (W per W rejected); pumps: ``pump_power`` (W)."""
+
+    name: str
+    type: Literal["chiller", "dry_cooler", "cooling_tower"]
+    supply_temperature: Temperature
+    cop: Annotated[float, Field(gt=0)] | None = None
+    carnot_fraction: Annotated[Fraction, Field(gt=0)] = 0.5
+    evaporator_approach: Annotated[TemperatureDifference, Field(ge=0)] = 4.0
+    condenser_approach: Annotated[TemperatureDifference, Field(ge=0)] = 10.0
+    max_cop: Annotated[float, Field(gt=0)] = 12.0
+    approach: Annotated[TemperatureDifference, Field(ge=0)] = 5.0
+    fan_power_per_kw: Annotated[float, Field(ge=0)] = 0.02
+    pump_power: Annotated[Power, Field(ge=0)] = 0.0
+
+
+class Facility(Strict):
+    """Facility energy: ambient conditions, water loops, electrical losses.  Cooling
+    units (CRAH) reject to ``crah_loop`` (default the first chiller loop)."""
+
+    ambient_temperature: Temperature
+    wet_bulb_temperature: Temperature | None = None
+    loops: list[Loop]
+    crah_loop: str | None = None
+    ups_efficiency: Annotated[Fraction, Field(gt=0)] = 0.96
+    distribution_loss: Fraction = 0.02
+
+
 class Event(Strict):
     """A change at ``time`` (s): ``cooler`` with ``action: fail`` (or ``restore``),
     or ``rack`` with a new ``power``."""
@@ -301,3 +492,10 @@ class ScenarioFile(Strict):
     obstructions: list[Obstruction] = []
     events: list[Event] = []
     transient: Transient | None = None
+    cdus: list[Cdu] = []
+    rear_doors: list[RackRearDoor] = []
+    facility: Facility | None = None
+
+
+Rack.model_rebuild()
+Row.model_rebuild()
