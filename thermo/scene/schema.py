@@ -103,7 +103,7 @@ class SolverSpec(Strict):
     tolerance: Annotated[float, Field(gt=0)] = 2e-3
     monitor_tolerance: Annotated[TemperatureDifference, Field(gt=0)] = 0.05
     cfl: Annotated[float, Field(gt=0, le=1)] = 0.45
-    local_time_step: Annotated[float, Field(ge=1, le=100)] = 1.0
+    local_time_step: Annotated[float, Field(ge=1, le=100)] = 10.0
 
 
 class Airflow(Strict):
