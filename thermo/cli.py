@@ -277,6 +277,10 @@ def cmd_run(args) -> int:
         steady_task = bar.add_task("steady", total=total_steps, info="compiling...")
 
         def steady_progress(record, rack_inlet_max_C):
+            if "tank" in record:   # an immersion tank interior
+                bar.update(steady_task, info=f"tank {record['tank']}: step {record['step']}  max fluid "
+                           f"{_fmt(record['max_fluid_C'])} C  closure {record['closure_pct']:+.3f} %")
+                return
             info = (f"step {record['step']}  rate u {record['rate_velocity']:.2e}  "
                     f"T {record['rate_temperature']:.2e}  Poisson {record['poisson_iterations']:.1f} it  "
                     f"max intake {_fmt(rack_inlet_max_C)} C")

@@ -367,13 +367,14 @@ def _solve_with_tanks(model: HallModel, progress, max_steps, capture_index, stat
     guess = float(np.mean([c.supply_temperature for c in scene.coolers])) if scene.coolers \
         else float(scene.air.reference_temperature)
     t_air = np.full((tanks.count, 5), guess)
+    tank_progress = None if progress is None else (lambda record: progress(record, float("nan")))
     results = []
     for k, tank_model in enumerate(tanks.models):
-        r = immersion.solve_tank(tank_model, t_air[k])
+        r = immersion.solve_tank(tank_model, t_air[k], progress=tank_progress)
         film = 0.5 * (r.supply_temperature + r.outlet_temperature)
         if abs(film - tank_model.film_temperature) > 1.0:   # properties at the solved film temperature
             tanks.models[k] = tank_model = immersion.refresh_properties(tank_model, r)
-            r = immersion.solve_tank(tank_model, t_air[k])
+            r = immersion.solve_tank(tank_model, t_air[k], progress=tank_progress)
         results.append(r)
     losses = np.array([r.face_loss for r in results])
     history = []
@@ -384,7 +385,7 @@ def _solve_with_tanks(model: HallModel, progress, max_steps, capture_index, stat
                             coarse_start if iteration == 0 else None)
         state = result.state
         t_air = immersion.air_temperatures(tanks, state.temperature, guess)
-        results = [immersion.solve_tank(m, t_air[k]) for k, m in enumerate(tanks.models)]
+        results = [immersion.solve_tank(m, t_air[k], progress=tank_progress) for k, m in enumerate(tanks.models)]
         new = np.array([r.face_loss for r in results])
         power = np.array([r.server_power for r in results])
         change = 100.0 * np.abs(new.sum(axis=1) - losses.sum(axis=1)) / power

@@ -6,7 +6,9 @@ with the liquid's properties at the tank's film temperature
 (:meth:`thermo.liquids.Liquid.fluid`):
 
 * server blocks are porous boxes (``servers.open_fraction`` of every face
-  through them open) releasing their power uniformly over their volume;
+  through them open, Darcy drag nu / K with K = gap^2 / 12 of laminar flow
+  between boards ``servers.channel_gap`` apart) releasing their power
+  uniformly over their volume;
 * pumped circulation: the flow enters as a volume source spread over the bottom
   cell layer (a distribution plate) at the heat-exchanger (HX) supply
   temperature and leaves as a sink in the top cell layer along the weir wall
@@ -57,6 +59,7 @@ from ..solve import Numerics, Solver, SolverDiverged
 SIGMA = 5.670374419e-8      # Stefan-Boltzmann constant (W/(m^2 K^4))
 WATER_RHO_CP = 997.0 * 4180.0   # facility water near 25 degC (J/(m^3 K))
 AIR_LAYER = 0.1             # thickness (m) of the room air layer that receives a face's loss
+SUPPLY_RELAXATION = 0.25    # share of the HX supply correction applied per chunk of steps
 FACES = ("-x", "+x", "-y", "+y", "top")
 _PLANES = {"-x": (0, 0), "+x": (0, 1), "-y": (1, 0), "+y": (1, 1), "top": (2, 1)}
 
@@ -322,8 +325,15 @@ def build_tank(tank, air, film_temperature: float | None = None, open_to_room=No
     heat = np.zeros(shape)
     volume = np.asarray(grid.cell_volume())
     srv = tank.servers
+    liquid_fluid = liq.fluid(film, air.gravity)
+    darcy = float(liquid_fluid.viscosity) * 12.0 / srv.channel_gap ** 2   # nu / K, K = gap^2 / 12 (1/s)
+    resistance = [np.zeros(grid.face_shape(a)) for a in range(3)]
     for lo, hi in server_boxes(tank):
         add_solid(fluid_fraction, opens, grid, np.array(lo), np.array(hi), 1.0 - srv.open_fraction)
+        covered = [np.ones(grid.face_shape(a)) for a in range(3)]
+        add_solid(np.ones(shape), covered, grid, np.array(lo), np.array(hi), 1.0)
+        for a in range(3):
+            resistance[a] += darcy * (1.0 - covered[a])
         frac = box_cell_fraction(grid, lo, hi)
         block_volume = float(np.prod(np.subtract(hi, lo)))
         heat += srv.power * frac / block_volume
@@ -343,14 +353,14 @@ def build_tank(tank, air, film_temperature: float | None = None, open_to_room=No
     c = tank.circulation
     supply0 = c.supply_temperature if c.supply_temperature is not None else film
     mass_temperature = np.full(shape, supply0)
-    sources = replace(sources, mass=mass, mass_temperature=mass_temperature, heat=heat)
+    sources = replace(sources, mass=mass, mass_temperature=mass_temperature, heat=heat,
+                      resistance_linear=tuple(resistance))
     # walls no-slip; the free surface free-slip
     planes = [[wall_plane(shape, a) for _ in (0, 1)] for a in range(3)]
     planes[2][1] = wall_plane(shape, 2, slip=True)
     boundaries = Boundaries(tuple(tuple(p) for p in planes))
     geometry = replace(geometry, open=tuple(opens), fluid=fluid_fraction)
-    fluid = liq.fluid(film, air.gravity)
-    problem = make_problem(grid, fluid, boundaries, geometry, sources).astype(dtype)
+    problem = make_problem(grid, liquid_fluid, boundaries, geometry, sources).astype(dtype)
     # time-step cap while the flow starts from rest: the buoyant velocity of the mean rise over the depth
     rise = tank.servers.count * srv.power / (liq.density(film) * liq.heat_capacity * flow)
     buoyant = math.sqrt(air.gravity * liq.expansion * max(rise, 1.0) * tank.fill_height)
@@ -487,14 +497,16 @@ def _set_supply(problem: Problem, cells: np.ndarray, value: float) -> Problem:
 
 
 def solve_tank(model: TankModel, t_air, max_steps: int = 40000, tol: float = 2e-3,
-               monitor_tol: float = 0.01, chunk: int = 100) -> TankResult:
+               monitor_tol: float = 0.01, chunk: int = 100, progress=None) -> TankResult:
     """Steady interior of ``model`` against room air at ``t_air`` (degC, scalar or (5,) per face).
 
     Between compiled chunks of ``chunk`` steps the surface conductances and the HX supply
     temperature are updated from the current state.  Converged when the solver's change
     rates are below ``tol`` and the maximum, outlet and mean temperatures changed by less
     than ``monitor_tol`` (K) over the last chunk, with the energy closure within 0.2 %.
-    Warm-starts from ``model.state``."""
+    Warm-starts from ``model.state``.  ``progress(record)`` after each chunk: a dict with
+    ``tank``, ``step``, ``max_fluid_C``, ``outlet_C``, ``closure_pct``, ``rate_velocity``,
+    ``rate_temperature``."""
     t_air = np.broadcast_to(np.asarray(t_air, float), (5,)).copy()
     solver = Solver(model.problem, model.numerics, chunk=chunk)
     state = model.state
@@ -507,7 +519,7 @@ def solve_tank(model: TankModel, t_air, max_steps: int = 40000, tol: float = 2e-
     start = _time.perf_counter()
     steps, converged, last = 0, False, None
     q = u = np.zeros(5)
-    fw_return, evaluated_at = None, None
+    fw_return, evaluated_at, t_sup = None, None, None
     while steps < max_steps:
         temperature = np.asarray(state.temperature, float)
         face_mean = np.array([np.sum(_face_cells(temperature, f) * areas[f]) / np.sum(areas[f]) for f in FACES])
@@ -517,7 +529,10 @@ def solve_tank(model: TankModel, t_air, max_steps: int = 40000, tol: float = 2e-
             evaluated_at = face_mean
         fluxes = {f: -u[k] * (_face_cells(temperature, f) - t_air[k]) for k, f in enumerate(FACES)}
         t_out = float(np.dot(temperature.ravel()[model.outlet_cells], model.outlet_weight))
-        t_sup, fw_return = supply_temperature(model, t_out)
+        target, fw_return = supply_temperature(model, t_out)
+        # the supply follows the outlet through the HX; relaxed, so that plumes passing the weir do
+        # not kick the inflow (the steady state is the same)
+        t_sup = target if t_sup is None else t_sup + SUPPLY_RELAXATION * (target - t_sup)
         solver.problem = _set_supply(_set_boundary_flux(solver.problem, fluxes), model.inlet_cells, t_sup)
         state, diag = solver.run_chunk(state, min(chunk, max_steps - steps))
         steps += int(diag["steps"])
@@ -532,6 +547,10 @@ def solve_tank(model: TankModel, t_air, max_steps: int = 40000, tol: float = 2e-
         monitors = np.array([temperature.max(), t_out, np.sum(temperature * fluid_volume) / fluid_volume.sum()])
         change = np.inf if last is None else float(np.max(np.abs(monitors - last)))
         last = monitors
+        if progress is not None:
+            progress({"tank": model.tank.name, "step": steps, "max_fluid_C": float(monitors[0]), "outlet_C": t_out,
+                      "closure_pct": closure, "rate_velocity": float(diag["rate_velocity"]),
+                      "rate_temperature": float(diag["rate_temperature"])})
         if (float(diag["rate_velocity"]) < tol and float(diag["rate_temperature"]) < tol and change < monitor_tol
                 and abs(closure) < 0.2):
             converged = True

@@ -284,13 +284,16 @@ class TankServers(Strict):
     horizontal axis, width across it, height), standing side by side along the
     long axis with equal gaps, centred across it, their bottoms ``elevation``
     (m) above the tank floor.  A block is porous: ``open_fraction`` of every
-    face through it is open to the liquid."""
+    face through it is open to the liquid, and the liquid in it feels the
+    Darcy drag of laminar flow between plates ``channel_gap`` (m) apart,
+    nu / K with K = gap^2 / 12."""
 
     count: Annotated[int, Field(ge=1)]
     power: Annotated[Power, Field(ge=0)]
     size: tuple[PositiveLength, PositiveLength, PositiveLength]
     elevation: Annotated[Length, Field(ge=0)] = 0.1
     open_fraction: Annotated[Fraction, Field(gt=0)] = 0.5
+    channel_gap: PositiveLength = 0.005
 
 
 class TankCirculation(Strict):
