@@ -132,50 +132,56 @@ def test_immersion_pod_example_is_valid():
 # ---------------------------------------------------------------------------------
 
 def small_tank(liquid="pao4", **circulation):
-    circ = {"flow": 0.004, "supply_temperature": 35.0}
+    circ = {"flow": 0.002, "supply_temperature": 35.0}
     circ.update(circulation)
     if "approach" in circulation or "ua" in circulation:
         circ.pop("supply_temperature")
-    return s.Tank(name="T", position=(0.0, 0.0, 0.0), size=(1.2, 0.6, 0.9), liquid=liquid, fill_height=0.8,
-                  cell=0.1, servers={"count": 6, "power": 5000.0, "size": (0.06, 0.4, 0.5), "elevation": 0.1},
+    return s.Tank(name="T", position=(0.0, 0.0, 0.0), size=(0.8, 0.5, 0.6), liquid=liquid, fill_height=0.5,
+                  cell=0.1, servers={"count": 4, "power": 3000.0, "size": (0.06, 0.3, 0.3), "elevation": 0.1},
                   circulation=circ)
 
 
-@pytest.fixture(scope="module")
-def solved_tanks():
-    out = {}
-    for liquid in ("pao4", "fc40"):
+_SOLVED = {}
+
+
+def solved(liquid):
+    """(model, result) of the small tank in ``liquid`` against 24 degC air (cached)."""
+    if liquid not in _SOLVED:
         model = im.build_tank(small_tank(liquid), s.Air())
-        out[liquid] = (model, im.solve_tank(model, 24.0, max_steps=8000))
-    return out
+        _SOLVED[liquid] = (model, im.solve_tank(model, 24.0, max_steps=4000, window=10))
+    return _SOLVED[liquid]
 
 
-@pytest.mark.parametrize("liquid", ["pao4", "fc40"])
-def test_tank_energy_closes(solved_tanks, liquid):
-    model, r = solved_tanks[liquid]
+@pytest.mark.parametrize("liquid", ["pao4", pytest.param("fc40", marks=pytest.mark.slow)])
+def test_tank_energy_closes(liquid):
+    model, r = solved(liquid)
     assert r.converged, r
     # server power = HX load + surface loss, within 0.5 %
     assert abs(r.server_power - r.hx_load - r.surface_loss) / r.server_power < 0.005
-    # the outlet is warmer than the supply by about P / (rho cp Q) (less the surface loss)
+    # the outlet is warmer than the supply by (P - surface loss) / (rho cp Q), to the 0.5 % closure
     rise = (r.server_power - r.surface_loss) / (model.rho_cp * model.flow)
-    assert r.outlet_temperature - r.supply_temperature == pytest.approx(rise, rel=1e-3)
+    assert r.outlet_temperature - r.supply_temperature == pytest.approx(rise, rel=5e-3)
     assert r.max_temperature > r.outlet_temperature > r.supply_temperature == pytest.approx(35.0)
     assert 0 < r.surface_loss < 0.05 * r.server_power
 
 
-def test_warmer_room_air_reduces_the_surface_loss(solved_tanks):
-    model, cold = solved_tanks["pao4"]
-    warm = im.solve_tank(model, 30.0, max_steps=8000)
+@pytest.mark.slow
+def test_warmer_room_air_reduces_the_surface_loss():
+    model, cold = solved("pao4")
+    warm = im.solve_tank(model, 30.0, max_steps=4000, window=10)
     assert warm.surface_loss < cold.surface_loss
     assert abs(warm.server_power - warm.hx_load - warm.surface_loss) / warm.server_power < 0.005
 
 
-def test_facility_water_hx_sets_the_supply(solved_tanks):
-    tank = small_tank(facility_supply_temperature=30.0, facility_flow=0.004, ua=8000.0)
+@pytest.mark.slow
+def test_facility_water_hx_sets_the_supply():
+    tank = small_tank(facility_supply_temperature=30.0, facility_flow=0.002, ua=4000.0)
     model = im.build_tank(tank, s.Air())
-    model.state = solved_tanks["pao4"][0].state
-    r = im.solve_tank(model, 24.0, max_steps=8000)
-    eps = im.hx_effectiveness(8000.0, model.rho_cp * 0.004, im.WATER_RHO_CP * 0.004)
-    c_min = min(model.rho_cp, im.WATER_RHO_CP) * 0.004
-    assert r.hx_load == pytest.approx(eps * c_min * (r.outlet_temperature - 30.0), rel=1e-3)
-    assert r.facility_return_temperature == pytest.approx(30.0 + r.hx_load / (im.WATER_RHO_CP * 0.004), rel=1e-6)
+    model.state = solved("pao4")[0].state
+    r = im.solve_tank(model, 24.0, max_steps=4000, window=10)
+    assert r.converged, r
+    eps = im.hx_effectiveness(4000.0, model.rho_cp * 0.002, im.WATER_RHO_CP * 0.002)
+    c_min = min(model.rho_cp, im.WATER_RHO_CP) * 0.002
+    assert r.hx_load == pytest.approx(eps * c_min * (r.outlet_temperature - 30.0), rel=2e-3)
+    assert r.facility_return_temperature == pytest.approx(30.0 + r.hx_load / (im.WATER_RHO_CP * 0.002), rel=1e-6)
+    assert abs(r.energy_closure_pct) < 0.5
