@@ -185,3 +185,36 @@ def test_facility_water_hx_sets_the_supply():
     assert r.hx_load == pytest.approx(eps * c_min * (r.outlet_temperature - 30.0), rel=2e-3)
     assert r.facility_return_temperature == pytest.approx(30.0 + r.hx_load / (im.WATER_RHO_CP * 0.002), rel=1e-6)
     assert abs(r.energy_closure_pct) < 0.5
+
+
+# ---------------------------------------------------------------------------------
+# tank and room together (slow: two compiled problems and outer iterations)
+# ---------------------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_small_room_with_a_tank_closes_both_balances(tmp_path):
+    import thermo.hall
+    from thermo.io.results import write_run
+
+    raw = {"name": "one-tank", "air": {"reference_temperature": 24.0}, "room": {"size": [4.0, 3.0, 2.5]},
+           "grid": {"max_cell": 0.25},
+           "coolers": [{"name": "IRC", "type": "inrow", "position": [3.2, 1.0], "size": [0.6, 1.0, 2.0],
+                        "facing": "-x", "flow": 0.6, "supply_temperature": 20.0}],
+           "tanks": [{**small_tank().model_dump(), "position": [0.8, 1.0]}]}
+    scene = thermo.scene.from_dict(raw)
+    model = thermo.hall.build(scene)
+    result = thermo.hall.solve(model, max_steps=6000)
+    tank = result.summary["tanks"][0]
+    assert abs(tank["energy_closure_pct"]) < 0.5
+    assert tank["hx_load_kW"] + tank["surface_loss_kW"] == pytest.approx(tank["server_power_kW"], rel=5e-3)
+    assert result.summary["tank_coupling"]["outer_iterations"] >= 1
+    # the room air around the tank is warmer than the supply, and the loss heats it
+    assert min(tank["air_C_by_face"].values()) > 20.0
+    out, summary = write_run(tmp_path / "run", problem=model.problem, state=result.state, summary=result.summary,
+                             equipment=result.equipment, extra_fields=result.extra_fields)
+    assert (out / "tank_T.vtr").exists() and "tank_T.vtr" in summary["files"]
+    import pyvista as pv
+    mesh = pv.read(str(out / "tank_T.vtr"))
+    assert mesh.bounds[0] == pytest.approx(0.8) and "temperature" in mesh.cell_data
+    blocks = pv.read(str(out / "equipment.vtm"))
+    assert "hx_load_kW" in blocks["T"].field_data
