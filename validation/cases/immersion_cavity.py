@@ -69,16 +69,34 @@ def cavity(cells: int, rayleigh: float, prandtl: float, stretch: float, dtype=np
     return problem.replace(fluid=fluid).astype(dtype)
 
 
-def solve(setting: Setting, dtype=np.float64, tol: float = 5e-4, max_steps: int = 400000) -> dict:
-    """Solve one setting; returns Nu_avg, Nu_0 (hot wall), steps, convergence."""
-    problem = cavity(setting.cells, setting.rayleigh, setting.prandtl, setting.stretch, dtype)
-    state, report = solve_steady(problem, tol=tol, initial_temperature=0.5, max_steps=max_steps,
-                                 monitor_tol=1e-4)
+def nusselt(problem, state) -> tuple[float, float]:
+    """(cavity-average Nu, hot-wall Nu) of a solved cavity."""
     _, _, nu_avg = analysis.average_nusselt(problem.grid, state.velocity[0], state.temperature,
                                             wall_temperatures=(1.0, 0.0), kappa=1.0)
     _, _, nu_0 = analysis.wall_nusselt(problem.grid, state.temperature, wall_temperature=1.0, axis=0, side=0)
-    return {"nu_avg": float(nu_avg), "nu_0": float(nu_0), "steps": report.steps, "converged": report.converged,
-            "seconds": report.seconds}
+    return float(nu_avg), float(nu_0)
+
+
+def solve(setting: Setting, dtype=np.float64, segment: int = 25000, max_steps: int = 500000,
+          nu_tol: float = 1e-3) -> dict:
+    """Solve one setting in segments of ``segment`` steps until both Nusselt numbers change by less
+    than ``nu_tol`` (relative) from one segment to the next, or the solver's own steady test passes.
+    (At Pr ~ 100 the explicit viscous limit makes the time step tiny, and the flow-through-time
+    change rates settle long after the heat transfer has.)  Returns Nu_avg, Nu_0, steps, convergence."""
+    problem = cavity(setting.cells, setting.rayleigh, setting.prandtl, setting.stretch, dtype)
+    state, steps, seconds, converged, previous = None, 0, 0.0, False, None
+    while steps < max_steps:
+        state, report = solve_steady(problem, tol=1e-4, initial_temperature=0.5, max_steps=segment,
+                                     monitor_tol=1e-5, state=state)
+        steps += report.steps
+        seconds += report.seconds
+        current = np.array(nusselt(problem, state))
+        if report.converged or (previous is not None and np.max(np.abs(current / previous - 1)) < nu_tol):
+            converged = True
+            break
+        previous = current
+    nu_avg, nu_0 = nusselt(problem, state)
+    return {"nu_avg": nu_avg, "nu_0": nu_0, "steps": steps, "converged": converged, "seconds": seconds}
 
 
 def run(quick: bool, dtype) -> CaseResult:
@@ -95,8 +113,8 @@ def run(quick: bool, dtype) -> CaseResult:
             out.checks.append(Check(case, "Nu_0 (hot wall) vs Berkovsky-Polevikov", r["nu_0"], ref, TOLERANCE,
                                     grid=grid))
             if not r["converged"]:
-                out.checks.append(Check(case, "steady state reached (1 = yes)", 0.0, 1.0, 0.0, kind="absolute",
-                                        grid=grid))
+                out.checks.append(Check(case, "Nu settled to 0.1 % between segments (1 = yes)", 0.0, 1.0, 0.0,
+                                        kind="absolute", grid=grid))
             rows.append((s.label, s.prandtl, f"{s.rayleigh:.0e}", grid, r["nu_avg"], r["nu_0"], ref,
                          100 * (r["nu_avg"] / ref - 1), r["steps"], round(r["seconds"], 1)))
     fit = [(f"{ra:.0e}", table.row("Ra", ra)["Nu_avg"], correlation(ra, 0.71),
