@@ -148,7 +148,7 @@ def solved(liquid):
     """(model, result) of the small tank in ``liquid`` against 24 degC air (cached)."""
     if liquid not in _SOLVED:
         model = im.build_tank(small_tank(liquid), s.Air())
-        _SOLVED[liquid] = (model, im.solve_tank(model, 24.0, max_steps=4000, window=10))
+        _SOLVED[liquid] = (model, im.solve_tank(model, 24.0, max_steps=3000, window=5))
     return _SOLVED[liquid]
 
 
@@ -168,7 +168,7 @@ def test_tank_energy_closes(liquid):
 @pytest.mark.slow
 def test_warmer_room_air_reduces_the_surface_loss():
     model, cold = solved("pao4")
-    warm = im.solve_tank(model, 30.0, max_steps=4000, window=10)
+    warm = im.solve_tank(model, 30.0, max_steps=3000, window=5)
     assert warm.surface_loss < cold.surface_loss
     assert abs(warm.server_power - warm.hx_load - warm.surface_loss) / warm.server_power < 0.005
 
@@ -178,7 +178,7 @@ def test_facility_water_hx_sets_the_supply():
     tank = small_tank(facility_supply_temperature=30.0, facility_flow=0.002, ua=4000.0)
     model = im.build_tank(tank, s.Air())
     model.state = solved("pao4")[0].state
-    r = im.solve_tank(model, 24.0, max_steps=4000, window=10)
+    r = im.solve_tank(model, 24.0, max_steps=3000, window=5)
     assert r.converged, r
     eps = im.hx_effectiveness(4000.0, model.rho_cp * 0.002, im.WATER_RHO_CP * 0.002)
     c_min = min(model.rho_cp, im.WATER_RHO_CP) * 0.002
