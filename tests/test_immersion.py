@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import copy
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 
 import thermo.scene
 from thermo.equipment import immersion as im
@@ -122,7 +122,7 @@ def test_bad_tanks_name_the_tank_and_field(change, field):
 
 
 def test_immersion_pod_example_is_valid():
-    scene = thermo.scene.load("geometries/immersion-pod.yaml")
+    scene = thermo.scene.load(Path(__file__).resolve().parents[1] / "geometries" / "immersion-pod.yaml")
     assert len(scene.tanks) == 4
     assert all(t.servers.count * t.servers.power == pytest.approx(100e3, rel=1e-3) for t in scene.tanks)
 

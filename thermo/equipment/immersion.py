@@ -45,14 +45,13 @@ import math
 import time as _time
 from dataclasses import dataclass, field, replace
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..boundary import Boundaries, set_patch, wall_plane
+from ..boundary import Boundaries, wall_plane
 from ..grid import Grid
 from ..liquids import Liquid, liquid as get_liquid
-from ..problem import Fluid, Problem, make_problem, open_geometry, no_sources
+from ..problem import Problem, make_problem, open_geometry, no_sources
 from ..scene.rasterize import add_solid, box_cell_fraction
 from ..solve import Numerics, Solver, SolverDiverged
 
