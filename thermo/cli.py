@@ -162,6 +162,17 @@ def print_results(summary: dict, console) -> None:
                           _fmt(unit.get("flow_m3s"), 2), _fmt(unit.get("load_kW")), _fmt(unit.get("utilization"), 2),
                           _fmt(unit.get("running")))
         console.print(table)
+    tanks = summary.get("tanks") or []
+    if tanks:
+        table = Table(title="Immersion tanks")
+        for column in ("tank", "liquid", "max fluid (C)", "outlet (C)", "supply (C)", "HX load (kW)",
+                       "surface loss (kW)", "closure (%)"):
+            table.add_column(column, justify="left" if column in ("tank", "liquid") else "right")
+        for t in tanks:
+            table.add_row(str(t.get("name")), str(t.get("liquid")), _fmt(t.get("max_fluid_C")), _fmt(t.get("outlet_C")),
+                          _fmt(t.get("supply_C")), _fmt(t.get("hx_load_kW"), 2), _fmt(t.get("surface_loss_kW"), 3),
+                          _fmt(t.get("energy_closure_pct"), 3))
+        console.print(table)
     metrics = dict(summary.get("metrics") or {})
     if "energy_balance_pct" in summary:
         metrics["energy balance (% of IT heat)"] = summary["energy_balance_pct"]
@@ -266,6 +277,10 @@ def cmd_run(args) -> int:
         steady_task = bar.add_task("steady", total=total_steps, info="compiling...")
 
         def steady_progress(record, rack_inlet_max_C):
+            if "tank" in record:   # an immersion tank interior
+                bar.update(steady_task, info=f"tank {record['tank']}: step {record['step']}  max fluid "
+                           f"{_fmt(record['max_fluid_C'])} C  closure {record['closure_pct']:+.3f} %")
+                return
             info = (f"step {record['step']}  rate u {record['rate_velocity']:.2e}  "
                     f"T {record['rate_temperature']:.2e}  Poisson {record['poisson_iterations']:.1f} it  "
                     f"max intake {_fmt(rack_inlet_max_C)} C")
@@ -300,7 +315,8 @@ def cmd_run(args) -> int:
     _, summary = write_run(out, problem=model.problem, state=result.state, summary=result.summary,
                            history=steady.report.history, equipment=result.equipment,
                            tracer_names=model.tracer_names, snapshots=getattr(result, "snapshots", None),
-                           converged=converged, reason=reason, force=args.force)
+                           converged=converged, reason=reason, force=args.force,
+                           extra_fields=getattr(result, "extra_fields", ()))
     print_results(summary, console)
     if summary.get("transient"):
         from .io.report import ride_through_text

@@ -29,6 +29,7 @@ from .equipment import cooler as cooler_model
 from .equipment.assembly import FieldArrays
 from .equipment.containment import build_containment
 from .equipment import hybrid as hybrid_model
+from .equipment import immersion
 from .equipment.events import Schedule, build_schedule, power_at, power_at_host, running_at, running_at_host
 from .equipment.leakage import build_floor, floor_flows
 from .equipment.obstruction import build_obstructions
@@ -77,6 +78,7 @@ class HallModel:
     floor_leakage_fraction: float = 0.0
     tracer_names: list = field(default_factory=lambda: list(TRACER_NAMES))
     hybrid: object = None   # rear doors, cold plates, CDUs (equipment.hybrid.HybridSet)
+    tanks: immersion.RoomTanks | None = None
 
     @property
     def cells(self) -> int:
@@ -103,6 +105,8 @@ class HallResult:
       summary: JSON-serialisable dict (the content of summary.json);
       equipment: list of {"name", "kind", "lower", "upper", "data"} per object;
       snapshots: transient only, list of (time_s, State).
+      tanks: immersion tanks only, :class:`~thermo.equipment.immersion.TankResult` per tank.
+      extra_fields: (file name, problem, state) of each tank interior, for its own .vtr.
     """
 
     state: State
@@ -111,6 +115,8 @@ class HallResult:
     summary: dict
     equipment: list
     snapshots: list = field(default_factory=list)
+    tanks: list = field(default_factory=list)
+    extra_fields: list = field(default_factory=list)
 
 
 # ---------------------------------------------------------------------------------
@@ -133,6 +139,7 @@ def build(scene: Scene, cell_size: float | None = None, dtype=np.float32) -> Hal
     hybrid = hybrid_model.build_hybrid(scene, fields, rack_layers)
     coolers, _ = cooler_model.build_coolers(scene, fields)
     build_obstructions(scene, fields)
+    tanks = immersion.build_room_tanks(scene, fields, dtype) if getattr(scene, "tanks", ()) else None
     eps = build_floor(scene, fields)
     tiles = build_tiles(scene, fields)
     openings = build_openings(scene, fields)
@@ -146,7 +153,12 @@ def build(scene: Scene, cell_size: float | None = None, dtype=np.float32) -> Hal
     transient = make_coupling(racks, coolers, tiles, openings, schedule, hybrid=hybrid) if scene.events else steady
     return HallModel(scene=scene, grid=grid, problem=problem, numerics=numerics, coupling=steady,
                      transient_coupling=transient, racks=racks, coolers=coolers, tiles=tiles, openings=openings,
-                     schedule=schedule, floor_leakage_fraction=eps, hybrid=hybrid)
+                     schedule=schedule, floor_leakage_fraction=eps, hybrid=hybrid, tanks=tanks)
+
+
+def source_heat(problem: Problem) -> float:
+    """Total volumetric heat source (W) of ``problem``: the immersion tanks' surface losses."""
+    return float(np.sum(np.asarray(problem.sources.heat, float) * np.asarray(problem.grid.cell_volume(), float)))
 
 
 def _largest_cell(grid: Grid) -> float:
@@ -228,7 +240,7 @@ def _balance_probe(model: HallModel, coupling):
     """jitted (problem, state) -> (energy balance (% of rack heat), return temperatures (degC)):
     the hall-level quantities that must settle besides the rack intakes."""
     racks, coolers, openings = model.racks, model.coolers, model.openings
-    rack_heat = max(float(np.sum(racks.power)), 1.0)
+    rack_heat = max(float(np.sum(racks.power)) + source_heat(model.problem), 1.0)
 
     @jax.jit
     def probe(problem, state):
@@ -328,6 +340,8 @@ def _coarse_start(model: HallModel, coarse_cell, progress):
             return None, None
         coarse_cell = 3.0 * h
     coarse = build(model.scene, cell_size=float(coarse_cell), dtype=model.problem.geometry.fluid.dtype)
+    if model.tanks is not None:
+        coarse.problem = immersion.with_room_heat(coarse.tanks, coarse.problem, model.tanks.losses)
     result = solve(coarse, progress=progress, capture_index=False, coarse_start=None)
     state = interpolate_state(result.state, coarse.grid, model.grid, model.problem.geometry.open)
     info = {"cell_m": float(coarse_cell), "cells": int(coarse.cells), "steps": result.summary["solver"]["steps"],
@@ -338,7 +352,104 @@ def _coarse_start(model: HallModel, coarse_cell, progress):
 def solve(model: HallModel, progress: Callable | None = None, max_steps: int | None = None,
           capture_index: bool = True, state: State | None = None, window: int = 10,
           coarse_start="auto") -> HallResult:
-    """Steady state of ``model``; ``progress(record, rack_inlet_max_C)`` after each chunk of 100 steps.
+    """Steady state of ``model``: the room air (:func:`_solve_air`), and with immersion tanks
+    the outer iteration between tank interiors and room air (:func:`_solve_with_tanks`)."""
+    if model.tanks is None or not model.tanks.count:
+        return _solve_air(model, progress, max_steps, capture_index, state, window, coarse_start)
+    return _solve_with_tanks(model, progress, max_steps, capture_index, state, window, coarse_start)
+
+
+TANK_LOSS_TOLERANCE_PCT = 0.1   # outer iterations stop when no tank's loss moved by more (% of its power)
+TANK_OUTER_ITERATIONS = 4
+
+
+def _solve_with_tanks(model: HallModel, progress, max_steps, capture_index, state, window, coarse_start):
+    """Tanks and room to a consistent surface loss.
+
+    1. each tank interior against a first guess of the room air (the mean cooler supply
+       temperature, or the air reference temperature);
+    2. the room with the tanks' face losses as heat sources in the air layers around them;
+    3. each tank again (warm start) against the air temperatures of its layers; the change of
+       every tank's surface loss, in % of its server power, is recorded; if any moved by more
+       than ``TANK_LOSS_TOLERANCE_PCT`` the new losses go back to step 2 (at most
+       ``TANK_OUTER_ITERATIONS`` room solves).
+
+    The summary's ``tank_coupling`` holds the history."""
+    tanks = model.tanks
+    scene = model.scene
+    start = _time.perf_counter()
+    guess = float(np.mean([c.supply_temperature for c in scene.coolers])) if scene.coolers \
+        else float(scene.air.reference_temperature)
+    t_air = np.full((tanks.count, 5), guess)
+    tank_progress = None if progress is None else (lambda record: progress(record, float("nan")))
+    results = []
+    for k, tank_model in enumerate(tanks.models):
+        r = immersion.solve_tank(tank_model, t_air[k], progress=tank_progress)
+        film = 0.5 * (r.supply_temperature + r.outlet_temperature)
+        if abs(film - tank_model.film_temperature) > 1.0:   # properties at the solved film temperature
+            tanks.models[k] = tank_model = immersion.refresh_properties(tank_model, r)
+            r = immersion.solve_tank(tank_model, t_air[k], progress=tank_progress)
+        results.append(r)
+    losses = np.array([r.face_loss for r in results])
+    history = []
+    result = None
+    for iteration in range(TANK_OUTER_ITERATIONS):
+        model.problem = immersion.with_room_heat(tanks, model.problem, losses)
+        result = _solve_air(model, progress, max_steps, False, state, window,
+                            coarse_start if iteration == 0 else None)
+        state = result.state
+        t_air = immersion.air_temperatures(tanks, state.temperature, guess)
+        results = [immersion.solve_tank(m, t_air[k], progress=tank_progress) for k, m in enumerate(tanks.models)]
+        new = np.array([r.face_loss for r in results])
+        power = np.array([r.server_power for r in results])
+        change = 100.0 * np.abs(new.sum(axis=1) - losses.sum(axis=1)) / power
+        history.append({"iteration": iteration + 1, "surface_loss_kW": (new.sum(axis=1) / 1e3).tolist(),
+                        "loss_change_pct_of_power": change.tolist(),
+                        "air_C_mean": t_air.mean(axis=1).tolist()})
+        if float(np.max(change)) <= TANK_LOSS_TOLERANCE_PCT:
+            break
+        losses = new
+    if capture_index:
+        extras = {k: result.summary["solver"][k] for k in ("coarse_start", "window") if k in result.summary["solver"]}
+        result = _finish(model, result.state, result.report, capture_index)
+        result.summary["solver"].update(extras)
+    result.report.seconds = _time.perf_counter() - start
+    result.summary["solver"]["seconds"] = result.report.seconds
+    _add_tanks(model, result, results, history)
+    return result
+
+
+def _add_tanks(model: HallModel, result: HallResult, results, history) -> None:
+    """Tank rows, metrics, equipment blocks and interior fields into ``result``."""
+    rows = [r.row() for r in results]
+    result.tanks = results
+    result.summary["tanks"] = rows
+    last = history[-1] if history else {}
+    result.summary["tank_coupling"] = {
+        "outer_iterations": len(history), "converged": bool(history) and max(last["loss_change_pct_of_power"])
+        <= TANK_LOSS_TOLERANCE_PCT, "tolerance_pct_of_power": TANK_LOSS_TOLERANCE_PCT,
+        "loss_applied_to_room_kW": (model.tanks.losses.sum(axis=1) / 1e3).tolist(), "history": history}
+    metrics = result.summary["metrics"]
+    metrics["tank_server_power_kW"] = sum(r.server_power for r in results) / 1e3
+    metrics["tank_hx_load_kW"] = sum(r.hx_load for r in results) / 1e3
+    metrics["tank_surface_loss_kW"] = sum(r.surface_loss for r in results) / 1e3
+    metrics["tank_max_fluid_C"] = max(r.max_temperature for r in results)
+    if model.scene.facility is not None:
+        # the facility takes the tanks' IT power, heat-exchanger loads and pumps as well
+        with_tanks, _ = summarize(model, result.state, result.report, tank_results=results)
+        result.summary["facility"] = with_tanks["facility"]
+        metrics["pue"] = with_tanks["metrics"]["pue"]
+    for (lower, upper), r, row in zip(model.tanks.boxes, results, rows):
+        data = {k: float(v) for k, v in row.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        result.equipment.append({"name": r.name, "kind": "tank", "lower": lower, "upper": upper, "data": data})
+        result.extra_fields.append((immersion.field_file_name(r.name),
+                                    immersion.placed_problem(r.problem, lower), r.state))
+
+
+def _solve_air(model: HallModel, progress: Callable | None = None, max_steps: int | None = None,
+               capture_index: bool = True, state: State | None = None, window: int = 10,
+               coarse_start="auto") -> HallResult:
+    """Steady state of the room air of ``model``; ``progress(record, rack_inlet_max_C)`` after each chunk of 100 steps.
 
     Stops when either
 
@@ -542,8 +653,11 @@ def _num(x):
 
 
 def summarize(model: HallModel, state: State, report: RunReport, capture_cold=None, capture_hot=None,
-              time: float = 0.0, coupling=None):
-    """(summary dict, equipment list) of ``state`` at simulated ``time`` (s) (see :class:`HallResult`)."""
+              time: float = 0.0, coupling=None, tank_results=()):
+    """(summary dict, equipment list) of ``state`` at simulated ``time`` (s) (see :class:`HallResult`).
+
+    ``tank_results``: solved immersion tanks (:class:`thermo.equipment.immersion.TankResult`),
+    whose server power, heat-exchanger loads and pumps enter the facility energy."""
     scene = model.scene
     coupling = coupling or model.coupling
     problem = coupling(model.problem, state)
@@ -604,8 +718,9 @@ def summarize(model: HallModel, state: State, report: RunReport, capture_cold=No
     return_rows = [{"name": r.name, "flow_m3s": float(oflow[k]), "mean_C": _num(otemp[k])}
                    for k, r in enumerate(scene.returns)]
 
-    # energy balance: (return - supply enthalpy flow) - rack heat
+    # energy balance: (return - supply enthalpy flow) - heat released (racks, tank surface losses)
     rack_heat = float(np.sum(power))
+    heat_in = rack_heat + source_heat(problem)
     boundary_in = m.boundary_heat_inflow(problem, state)
     removed = -boundary_in + float(np.sum(loads))
     hybrid_rows, water_W = {}, 0.0
@@ -613,7 +728,7 @@ def summarize(model: HallModel, state: State, report: RunReport, capture_cold=No
         hybrid_rows = hybrid_model.summary_rows(hybrid, scene, details, float(fluid.density))
         water_W = float(hybrid_model.water_heat(details))
         removed += water_W
-    balance = 100.0 * (removed - rack_heat) / rack_heat if rack_heat > 0 else 0.0
+    balance = 100.0 * (removed - heat_in) / heat_in if heat_in > 0 else 0.0
 
     # room-level metrics
     supply_flows, supply_temps, return_flows, return_temps = [], [], [], []
@@ -667,11 +782,20 @@ def summarize(model: HallModel, state: State, report: RunReport, capture_cold=No
     if scene.facility is not None:
         from .equipment.facility import facility_energy
         rows = {"rear_doors": [], "cdus": [], **hybrid_rows}
+        loop_loads = hybrid_model.loads_by_loop(scene, rows, loads, -boundary_in)
+        pumps = {"cdu_pumps": 1e3 * sum(c["pump_power_kW"] for c in rows["cdus"])}
+        it_power = rack_heat
+        if tank_results:
+            loop_loads = {k: list(v) if isinstance(v, (list, tuple)) else [v] for k, v in loop_loads.items()}
+            for tank, r in zip(scene.tanks, tank_results):
+                loop_loads.setdefault(tank.circulation.loop, []).append(float(r.hx_load))
+            it_power += sum(float(r.server_power) for r in tank_results)
+            pumps["tank_pumps"] = sum(float(r.pump_power or 0.0) for r in tank_results)
         facility = facility_energy(
-            scene.facility, rack_heat, hybrid_model.loads_by_loop(scene, rows, loads, -boundary_in),
+            scene.facility, it_power, loop_loads,
             {"crah_fans": float(np.sum(fans)) if coolers.count else 0.0,
              "rear_door_fans": 1e3 * sum(d["fan_power_kW"] for d in rows["rear_doors"])},
-            {"cdu_pumps": 1e3 * sum(c["pump_power_kW"] for c in rows["cdus"])})
+            pumps)
         metrics["pue"] = facility["pue"]
 
     widths = [np.diff(np.asarray(x)) for x in model.grid.nodes]

@@ -8,10 +8,12 @@ from pathlib import Path
 
 import jax
 
-from .cases import conservation, de_vahl_davis, ghia, liquid_halls, multigrid, rear_door, taylor_green
+from .cases import (conservation, de_vahl_davis, ghia, immersion_cavity, liquid_halls, multigrid, rear_door,
+                    taylor_green)
 from .report import FIGURES, PACKAGE, QUICK_FIGURES, CaseResult, render, save_figures
 
-CASES = {m.NAME: m for m in (de_vahl_davis, ghia, taylor_green, conservation, multigrid, rear_door, liquid_halls)}
+CASES = {m.NAME: m for m in (de_vahl_davis, ghia, taylor_green, conservation, multigrid, rear_door, liquid_halls,
+                             immersion_cavity)}
 REPORT = PACKAGE / "report.md"
 DOCS = PACKAGE.parent / "docs" / "validation.md"
 

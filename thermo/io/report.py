@@ -123,6 +123,25 @@ def render_report(summary: dict, images: dict | None = None) -> str:
             header, rows = _generic_rows(items)
             out += [f"## {title}", ""] + _table(header, rows)
 
+    tanks = summary.get("tanks", []) or []
+    if tanks:
+        out += ["## Immersion tanks", ""]
+        rows = [[t.get("name"), t.get("liquid"), _num(t.get("server_power_kW")), _num(t.get("max_fluid_C")),
+                 _num(t.get("outlet_C")), _num(t.get("supply_C")), _num(t.get("hx_load_kW"), 2),
+                 _num(t.get("surface_loss_kW"), 3), _num(t.get("energy_closure_pct"), 3),
+                 _num(t.get("facility_supply_C")), _num(t.get("facility_return_C")), _num(t.get("pump_power_kW"), 2)]
+                for t in tanks]
+        out += _table(["tank", "liquid", "servers (kW)", "max fluid (C)", "outlet (C)", "HX supply (C)",
+                       "HX load (kW)", "surface loss (kW)", "closure (%)", "facility in (C)", "facility out (C)",
+                       "pump (kW)"], rows)
+        coupling = summary.get("tank_coupling") or {}
+        if coupling:
+            history = coupling.get("history") or []
+            change = max(history[-1].get("loss_change_pct_of_power") or [0.0]) if history else None
+            out += [f"Tank and room solved to a consistent surface loss in {coupling.get('outer_iterations')} "
+                    f"outer iteration(s); last change of a tank's loss {_num(change, 3)} % of its power "
+                    f"(tolerance {_num(coupling.get('tolerance_pct_of_power'), 2)} %).", ""]
+
     metrics = summary.get("metrics", {}) or {}
     if metrics or "energy_balance_pct" in summary:
         out += ["## Metrics", ""]

@@ -7,6 +7,7 @@ Layout (see docs/outputs.md)::
       report.md             tables and plots
       fields.vtr            final fields (cell data) for ParaView
       equipment.vtm         one block per object, + equipment/ (its .vtu blocks)
+      tank_<name>.vtr       immersion tanks only: each tank interior on its own grid
       fields.pvd            transients only: the time series, + fields/fields_NNNN.vtr
       plots/*.png           plan slices, section, rack intakes, convergence, intake time series
 """
@@ -69,7 +70,8 @@ def _write_plots(folder: Path, problem, state, summary, history, equipment) -> d
 
 
 def write_run(target, *, problem, state, summary: dict, history=(), equipment=(), tracer_names=(),
-              snapshots=None, converged: bool = True, reason: str = "", warnings=(), force: bool = False):
+              snapshots=None, converged: bool = True, reason: str = "", warnings=(), force: bool = False,
+              extra_fields=()):
     """Write every output of a run into the folder ``target``, atomically.
 
     Args:
@@ -83,6 +85,7 @@ def write_run(target, *, problem, state, summary: dict, history=(), equipment=()
       snapshots: transient only, list of (time_s, State) for ``fields.pvd``.
       converged, reason, warnings: run status stamped into summary.json and report.md.
       force: replace an existing ``target``.
+      extra_fields: (file name, problem, state) per extra field file (.vtr), e.g. tank interiors.
 
     Returns (path of the folder, the finalized summary dict).
     """
@@ -90,6 +93,9 @@ def write_run(target, *, problem, state, summary: dict, history=(), equipment=()
     files = ["summary.json", "report.md", "fields.vtr"]
     with atomic_directory(target, force) as staging:
         vtk.write_fields(staging / "fields.vtr", problem.grid, state, problem, tracer_names)
+        for name, extra_problem, extra_state in extra_fields:
+            vtk.write_fields(staging / name, extra_problem.grid, extra_state, extra_problem)
+            files.append(name)
         if equipment:
             vtk.write_equipment(staging / "equipment.vtm", equipment)
             files.append("equipment.vtm")

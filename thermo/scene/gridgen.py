@@ -39,6 +39,8 @@ def face_coordinates(scene: Scene) -> list[list[float]]:
         box(c.position, c.size)
     for o in scene.obstructions:
         box(o.position, o.size)
+    for t in getattr(scene, "tanks", ()):
+        box(t.position, t.size)
     for t in scene.tiles:
         for a in range(2):
             coords[a] += [t.position[a], t.position[a] + t.size[a]]

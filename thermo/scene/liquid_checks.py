@@ -72,6 +72,14 @@ def check_liquid(scene) -> None:
             raise ScenarioError("facility", "crah_loop",
                                 "the cooling units need a loop: name one, or add a chiller loop")
 
+    for t in getattr(scene, "tanks", ()):
+        loop = t.circulation.loop
+        if facility is not None and loop is None:
+            raise ScenarioError(f"tank {t.name}", "circulation.loop", "required with a facility: section (which "
+                                "loop takes the tank's heat-exchanger load)")
+        if loop is not None:
+            _loop(scene, f"tank {t.name}", "circulation.loop", loop)
+
     for r in scene.racks:
         label = f"rack {r.name}"
         d = r.rear_door

@@ -22,7 +22,7 @@ from .liquid_checks import check_liquid
 # list section -> singular word used in messages
 _SECTIONS = {"racks": "rack", "rows": "row", "tiles": "tile", "tile_rows": "tile_row", "coolers": "cooler",
              "returns": "return", "containment": "containment", "obstructions": "obstruction",
-             "events": "event", "cdus": "cdu", "rear_doors": "rear_door"}
+             "events": "event", "cdus": "cdu", "rear_doors": "rear_door", "tanks": "tank"}
 _TOL = 1e-9
 
 
@@ -42,6 +42,7 @@ class Scene:
         (tile rows expanded, cooler positions with z).
       transient: :class:`~thermo.scene.schema.Transient` or None.
       source: the file it came from (or None).
+      tanks: immersion tanks (:class:`~thermo.scene.schema.Tank`), positions with z.
     """
 
     name: str
@@ -64,12 +65,13 @@ class Scene:
     source: str | None = field(default=None, compare=False)
     cdus: tuple = ()
     facility: s.Facility | None = None
+    tanks: tuple = ()
 
     def counts(self) -> dict:
         """Number of objects of each kind, e.g. ``{"racks": 12, "coolers": 0, ...}``."""
         return {"racks": len(self.racks), "coolers": len(self.coolers), "tiles": len(self.tiles),
                 "returns": len(self.returns), "containment": len(self.containment),
-                "obstructions": len(self.obstructions), "events": len(self.events)}
+                "obstructions": len(self.obstructions), "events": len(self.events), "tanks": len(self.tanks)}
 
     @property
     def plenum_depth(self) -> float:
@@ -229,7 +231,9 @@ def from_dict(raw) -> Scene:
         coolers=tuple(_place_coolers(spec)), returns=tuple(spec.returns),
         containment=tuple(spec.containment), obstructions=tuple(spec.obstructions),
         events=tuple(sorted(spec.events, key=lambda e: e.time)), transient=spec.transient,
-        cdus=tuple(spec.cdus), facility=spec.facility)
+        cdus=tuple(spec.cdus), facility=spec.facility,
+        tanks=tuple(t.model_copy(update={"position": _with_z(f"tank {t.name}", "position", t.position)})
+                    for t in spec.tanks))
     check(scene)
     check_liquid(scene)
     return scene
@@ -366,6 +370,9 @@ def check(scene: Scene) -> None:
         if c.return_from == "ceiling_plenum" and scene.ceiling_plenum is None:
             raise ScenarioError(label, "return_from", "the scenario has no ceiling_plenum")
         solids.append((label, box))
+    for t in scene.tanks:
+        register("tank", t.name)
+        solids.append(check_tank(t, room_lo, room_hi))
     plenum_lo = (0.0, 0.0, -scene.plenum_depth)
     plenum_hi = (lx, ly, lz + scene.ceiling_depth)
     for o in scene.obstructions:
@@ -474,6 +481,49 @@ def check(scene: Scene) -> None:
     g = scene.grid
     if g.min_cell is not None and g.min_cell > g.max_cell:
         raise ScenarioError("grid", "min_cell", f"must be <= max_cell ({g.max_cell:g} m) (got {g.min_cell:g} m)")
+
+
+def check_tank(tank, room_lo, room_hi):
+    """Checks of one immersion tank; returns its (label, box) for the overlap test."""
+    from ..liquids import LIQUIDS
+
+    label = f"tank {tank.name}"
+    box = _box(tank.position, tank.size)
+    if not _inside(box, room_lo, room_hi):
+        raise ScenarioError(label, "position", f"tank extends outside the room {_fmt(room_lo)}..{_fmt(room_hi)}"
+                            f" (occupies {_fmt(box[0])}..{_fmt(box[1])})")
+    if tank.liquid not in LIQUIDS:
+        raise ScenarioError(label, "liquid", f"unknown liquid {tank.liquid!r}; known: {', '.join(LIQUIDS)}")
+    if tank.fill_height > tank.size[2] + _TOL:
+        raise ScenarioError(label, "fill_height", f"above the tank height {tank.size[2]:g} m "
+                            f"(got {tank.fill_height:g} m)")
+    srv = tank.servers
+    long_axis = 0 if tank.size[0] >= tank.size[1] else 1
+    length, across = tank.size[long_axis], tank.size[1 - long_axis]
+    if srv.count * srv.size[0] > length + _TOL:
+        raise ScenarioError(label, "servers.size", f"{srv.count} blocks of {srv.size[0]:g} m do not fit along the "
+                            f"tank's {length:g} m")
+    if srv.size[1] > across + _TOL:
+        raise ScenarioError(label, "servers.size", f"block width {srv.size[1]:g} m exceeds the tank's "
+                            f"{across:g} m")
+    if srv.elevation + srv.size[2] > tank.fill_height + _TOL:
+        raise ScenarioError(label, "servers.size", f"blocks reach {srv.elevation + srv.size[2]:g} m, above the "
+                            f"liquid (fill_height {tank.fill_height:g} m): servers must be immersed")
+    c = tank.circulation
+    modes = [k for k, given in (("supply_temperature", c.supply_temperature is not None),
+                                ("approach", c.approach is not None),
+                                ("ua", c.ua is not None or c.facility_flow is not None)) if given]
+    if len(modes) != 1:
+        raise ScenarioError(label, "circulation.supply_temperature",
+                            "give exactly one of supply_temperature, approach (with facility_supply_temperature) "
+                            "or facility_flow and ua (with facility_supply_temperature)"
+                            + (f" (got {', '.join(modes)})" if modes else ""))
+    if modes[0] != "supply_temperature" and c.facility_supply_temperature is None:
+        raise ScenarioError(label, "circulation.facility_supply_temperature", f"required with {modes[0]}")
+    if modes[0] == "ua" and (c.ua is None or c.facility_flow is None):
+        raise ScenarioError(label, "circulation.ua" if c.ua is None else "circulation.facility_flow",
+                            "facility_flow and ua go together")
+    return label, box
 
 
 def _surface_extent(scene: Scene, surface: str):

@@ -470,6 +470,70 @@ class Transient(Strict):
     report_every: Annotated[Time, Field(gt=0)] = 5.0
 
 
+class TankServers(Strict):
+    """The server blocks of an immersion tank: ``count`` identical blocks of
+    ``power`` (W each) and ``size`` (m: thickness along the tank's long
+    horizontal axis, width across it, height), standing side by side along the
+    long axis with equal gaps, centred across it, their bottoms ``elevation``
+    (m) above the tank floor.  A block is porous: ``open_fraction`` of every
+    face through it is open to the liquid, and the liquid in it feels the
+    Darcy drag of laminar flow between plates ``channel_gap`` (m) apart,
+    nu / K with K = gap^2 / 12."""
+
+    count: Annotated[int, Field(ge=1)]
+    power: Annotated[Power, Field(ge=0)]
+    size: tuple[PositiveLength, PositiveLength, PositiveLength]
+    elevation: Annotated[Length, Field(ge=0)] = 0.1
+    open_fraction: Annotated[Fraction, Field(gt=0)] = 0.5
+    channel_gap: PositiveLength = 0.005
+
+
+class TankCirculation(Strict):
+    """Pumped circulation of an immersion tank through its heat exchanger (HX).
+
+    ``flow`` (m^3/s) enters through a distribution plate over the tank floor at
+    the HX supply temperature and leaves over a weir along the +y (or +x)
+    wall at the free surface.  The supply temperature is either fixed
+    (``supply_temperature``) or follows from facility water entering the HX at
+    ``facility_supply_temperature``: with ``approach`` (K) the supply is
+    facility + approach; with ``facility_flow`` (m^3/s of water) and ``ua``
+    (W/K) a counterflow effectiveness-NTU HX.  ``pressure_drop`` (Pa, loop
+    total) and ``pump_efficiency`` give the pump power.  ``loop``: the
+    facility loop (``facility.loops``) that takes the HX load, required when the
+    scenario has a ``facility:`` section."""
+
+    flow: Annotated[Flow, Field(gt=0)]
+    supply_temperature: Temperature | None = None
+    facility_supply_temperature: Temperature | None = None
+    approach: Annotated[TemperatureDifference, Field(ge=0)] | None = None
+    facility_flow: Annotated[Flow, Field(gt=0)] | None = None
+    ua: Annotated[float, Field(gt=0)] | None = None
+    pressure_drop: Annotated[Pressure, Field(ge=0)] | None = None
+    pump_efficiency: Annotated[Fraction, Field(gt=0)] = 0.6
+    loop: str | None = None
+
+
+class Tank(Strict):
+    """A single-phase immersion tank: a box (``position`` lower corner, ``size``
+    outer extents, m) on the floor holding ``liquid`` up to ``fill_height``
+    (m above the tank bottom), with server blocks and pumped circulation.
+    The interior is solved on its own grid of about ``cell`` (m) cells; the
+    room sees the heat lost through walls and lid (see docs/immersion.md)."""
+
+    name: str
+    position: tuple[Length, ...]
+    size: tuple[PositiveLength, PositiveLength, PositiveLength]
+    liquid: str
+    fill_height: PositiveLength
+    servers: TankServers
+    circulation: TankCirculation
+    wall_thickness: Annotated[Length, Field(ge=0)] = 0.006
+    wall_conductivity: Annotated[float, Field(gt=0)] = 16.0
+    emissivity: Annotated[Fraction, Field(ge=0)] = 0.9
+    cell: PositiveLength = 0.06
+    turbulence: Literal["zero_equation", "mixing_length", "laminar"] = "mixing_length"
+
+
 class ScenarioFile(Strict):
     """The top level of a scenario file."""
 
@@ -495,6 +559,7 @@ class ScenarioFile(Strict):
     cdus: list[Cdu] = []
     rear_doors: list[RackRearDoor] = []
     facility: Facility | None = None
+    tanks: list[Tank] = []
 
 
 Rack.model_rebuild()
