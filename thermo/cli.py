@@ -52,37 +52,11 @@ def select_device(kind: str):
 
 
 def available_memory_bytes(device) -> int | None:
-    """Memory (bytes) free for a new computation on ``device``.
+    """Memory (bytes) free for a new computation on ``device`` (:func:`thermo.memory.available_bytes`:
+    CPU ``MemAvailable``, GPU ``bytes_limit - bytes_in_use``); None if unknown."""
+    from .memory import available_bytes
 
-    CPU: ``MemAvailable`` from /proc/meminfo (psutil's ``available`` if psutil is
-    installed; ``os.sysconf`` free pages as a last resort).  GPU: the device's
-    ``bytes_limit - bytes_in_use`` from ``memory_stats()``.  None if unknown.
-    """
-    if device.platform != "cpu":
-        try:
-            stats = device.memory_stats() or {}
-        except Exception:  # backend without memory stats: unknown, not an error
-            stats = {}
-        if "bytes_limit" in stats:
-            return int(stats["bytes_limit"]) - int(stats.get("bytes_in_use", 0))
-        return None
-    try:
-        import psutil  # optional
-
-        return int(psutil.virtual_memory().available)
-    except ImportError:
-        pass
-    try:
-        with open("/proc/meminfo") as handle:
-            for line in handle:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
-    except (ValueError, OSError, AttributeError):
-        return None
+    return available_bytes(device)
 
 
 def _gib(n: int) -> str:
@@ -189,12 +163,48 @@ def _load_scene(path: str):
     return thermo.scene.load(path)
 
 
+def _fit_grid(scene, args, device):
+    """Before anything is allocated: the grid of ``scene`` at ``--cell``, its mesh layout
+    (``--devices``/``--mesh``) and the memory check.  Returns (grid, layout, bytes needed,
+    bytes free); a grid that does not fit, or a mesh that does not divide it, is a :class:`UserError`."""
+    from .memory import GridTooLarge, check_fits
+    from .scene.gridgen import generate_grid
+
+    grid = generate_grid(scene, args.cell)
+    layout = _layout(args, grid, device)
+    devices = 1 if layout is None else layout.size
+    free = available_memory_bytes(device)
+    cell = f"--cell {args.cell}" if args.cell else f"grid.max_cell {scene.grid.max_cell}"
+    try:
+        needed = check_fits(grid.shape, np.dtype(PRECISIONS[args.precision]).itemsize, device, devices,
+                            free=free, what=f"scenario {scene.name} at {cell}")
+    except GridTooLarge as error:
+        raise UserError(str(error)) from None
+    return grid, layout, needed, free
+
+
 def _build(scene, args, device):
     import jax
     import thermo.hall
 
     with jax.default_device(device):
         return thermo.hall.build(scene, cell_size=args.cell, dtype=PRECISIONS[args.precision])
+
+
+def _layout(args, grid, device):
+    """The :class:`thermo.parallel.Layout` for ``--devices``/``--mesh`` (None for one device);
+    a mesh that needs more devices than there are, or does not divide the grid, is a :class:`UserError`."""
+    from .parallel import Layout, MeshError, mesh_shape
+
+    try:
+        shape = mesh_shape(getattr(args, "devices", None), getattr(args, "mesh", None))
+        if shape is None:
+            return None
+        layout = Layout.create(shape, platform=device.platform)
+        layout.check_grid(grid.shape, what=f"the grid at --cell {args.cell or 'default'}")
+    except MeshError as error:
+        raise UserError(str(error)) from None
+    return layout
 
 
 def cmd_check(args) -> int:
@@ -204,9 +214,8 @@ def cmd_check(args) -> int:
     console = _console()
     device = select_device(args.device)
     scene = _load_scene(args.scenario)
+    _, layout, needed, free = _fit_grid(scene, args, device)
     model = _build(scene, args, device)
-    needed = int(model.memory_estimate_bytes())
-    free = available_memory_bytes(device)
     table = Table(title=f"Scenario {scene.name}: valid")
     table.add_column("item")
     table.add_column("value", justify="right")
@@ -216,10 +225,11 @@ def cmd_check(args) -> int:
     table.add_row("grid shape", " x ".join(str(n) for n in shape))
     table.add_row("cells", f"{model.grid.cells:,}")
     table.add_row("precision", args.precision)
+    if layout is not None:
+        table.add_row("device mesh (x, y, z)", " x ".join(str(n) for n in layout.shape))
     table.add_row("memory estimate", f"{needed:,} bytes ({_gib(needed)})")
     table.add_row(f"available on {device.platform}", "unknown" if free is None else f"{free:,} bytes ({_gib(free)})")
     console.print(table)
-    check_memory(needed, device)
     console.print("[green]ok[/green]: the scenario is valid and the grid fits in memory")
     return EXIT_OK
 
@@ -247,10 +257,12 @@ def cmd_run(args) -> int:
     from .io.results import write_run
     from .solve import SolverDiverged
 
+    _, layout, _, _ = _fit_grid(scene, args, device)
     model = _build(scene, args, device)
-    check_memory(int(model.memory_estimate_bytes()), device)
+    model.layout = layout
+    mesh_text = "" if model.layout is None else f", mesh {'x'.join(map(str, model.layout.shape))}"
     console.print(f"[bold]{scene.name}[/bold]: grid {' x '.join(map(str, model.grid.shape))} "
-                  f"({model.grid.cells:,} cells), {args.precision}, {device.platform}")
+                  f"({model.grid.cells:,} cells), {args.precision}, {device.platform}{mesh_text}")
 
     scenario_transient = getattr(scene, "transient", None)
     transient = not args.steady and (args.transient is not None or scenario_transient is not None)
@@ -390,10 +402,20 @@ def build_parser() -> argparse.ArgumentParser:
                            help="floating-point precision (default f32)")
         p.add_argument("--device", choices=("cpu", "gpu"), default="cpu", help="where to compute (default cpu)")
 
+    def parallel(p):
+        p.add_argument("--devices", type=_positive_int, default=None, metavar="N",
+                       help="shard the grid over N devices in slabs along x (same as --mesh Nx1x1)")
+        p.add_argument("--mesh", default=None, metavar="AxBxC",
+                       help="shard the grid over a device mesh, devices along x, y, z (e.g. 4x1x1, 2x2x1)")
+        p.add_argument("--distributed", action="store_true",
+                       help="multi-host: join the run through jax.distributed.initialize() (SLURM, or "
+                            "JAX_COORDINATOR_ADDRESS / JAX_NUM_PROCESSES / JAX_PROCESS_ID) before anything else")
+
     run = sub.add_parser("run", help="solve a scenario and write fields, plots, summary.json and report.md")
     run.add_argument("scenario", help="scenario file (YAML)")
     run.add_argument("--out", default=None, metavar="DIR", help="output folder (default runs/<scenario name>)")
     common(run)
+    parallel(run)
     run.add_argument("--force", action="store_true", help="replace an existing output folder")
     run.add_argument("--transient", type=_positive_float, default=None, metavar="SECONDS",
                      help="run a transient of this length (s) from the steady state, with the scenario's "
@@ -411,6 +433,7 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="validate a scenario; print object counts, grid and memory estimate")
     check.add_argument("scenario", help="scenario file (YAML)")
     common(check)
+    parallel(check)
     check.set_defaults(func=cmd_check)
 
     bench = sub.add_parser("bench", help="time the solver step on buoyant cubic cavities")
@@ -431,6 +454,11 @@ def main(argv=None) -> int:
     """Entry point of the ``thermo`` command; returns the exit code."""
     args = build_parser().parse_args(argv)
     import jax
+
+    if getattr(args, "distributed", False):
+        from .parallel import initialize_distributed
+
+        initialize_distributed()
 
     from .io.outdir import OutputExists
     from .scene import ScenarioError

@@ -347,7 +347,7 @@ class Solver:
     """
 
     def __init__(self, problem: Problem, numerics: Numerics = Numerics(), chunk: int = 50,
-                 coupling: Callable | None = None):
+                 coupling: Callable | None = None, layout=None):
         """Args:
           problem: the problem (its dtype sets the precision).
           numerics: numerical choices.
@@ -359,8 +359,12 @@ class Solver:
             It must not change array shapes nor the geometry (the pressure multigrid
             hierarchy and wall distance are computed once from the initial geometry).
             Pass the same function object to share compiled code between solvers.
+          layout: optional :class:`thermo.parallel.Layout`: the grid is sharded over its
+            device mesh (problem, precomputed data and state are placed on it before
+            every chunk; XLA partitions the compiled step).  None (default): one device.
         """
-        self.problem = problem
+        self.layout = layout
+        self.problem = problem if layout is None else layout.place(problem)
         self.numerics = numerics
         self.chunk = int(chunk)
         self.coupling = coupling
@@ -369,6 +373,8 @@ class Solver:
     def prepare(self):
         if self.pre is None:
             self.pre = _precompute_compiled(self.problem, self.numerics)
+            if self.layout is not None:
+                self.pre = self.layout.place(self.pre)
         return self.pre
 
     def run_chunk(self, state: State, steps: int | None = None, until_time: float = math.inf):
@@ -376,6 +382,11 @@ class Solver:
         pre = self.prepare()
         steps = self.chunk if steps is None else steps
         dtype = state.temperature.dtype
+        if self.layout is not None:
+            # no-ops for arrays already on the mesh; re-places what host code replaced
+            # between chunks (a controller's new source values, an interpolated start)
+            self.problem = self.layout.place(self.problem)
+            state = self.layout.place(state)
         return _run_chunk_compiled(self.numerics, self.coupling, self.problem, pre, state,
                                    jnp.asarray(steps, jnp.int32),
                                    jnp.asarray(min(until_time, np.finfo(np.dtype(dtype)).max), dtype))
