@@ -329,12 +329,65 @@ def cmd_run(args) -> int:
     return EXIT_OK
 
 
+def _write_json(records, path: Path, console) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.", delete=False) as handle:
+        json.dump(records, handle, indent=1, allow_nan=False)
+        handle.write("\n")
+    os.replace(handle.name, path)
+    console.print(f"records written to {path}")
+
+
+def cmd_bench_case(args) -> int:
+    """``thermo bench --case NAME`` / ``--racks N``: time to a steady state of a hall; one-row table."""
+    from rich.table import Table
+
+    from .bench_hall import bench_case, case_scene
+    from .memory import GridTooLarge, check_fits
+    from .scene.gridgen import generate_grid
+
+    console = _console()
+    try:
+        scene = case_scene(args.case, args.racks)
+    except ValueError as error:
+        raise UserError(str(error)) from None
+    device = select_device(args.device)
+    grid = generate_grid(scene, args.cell)
+    try:
+        check_fits(grid.shape, np.dtype(PRECISIONS[args.precision]).itemsize, device,
+                   free=available_memory_bytes(device), what=f"case {scene.name} at --cell {args.cell or scene.grid.max_cell}")
+    except GridTooLarge as error:
+        raise UserError(str(error)) from None
+    console.print(f"{scene.name}: grid {' x '.join(map(str, grid.shape))} ({grid.cells:,} cells), {args.precision}, "
+                  f"{device.platform}; solving to a steady state"
+                  + (f" (at most {args.max_steps} steps per solve)" if args.max_steps else ""))
+    record = bench_case(scene, cell=args.cell, precision=args.precision, max_steps=args.max_steps,
+                        coarse_start=not args.no_coarse_start)
+    table = Table(title=f"thermo bench: {record['case']}, {args.precision}, time to a steady state")
+    columns = ("case", "cells", "device", "compile (s)", "solve (s)", "steps (coarse + fine)", "converged",
+               "step (ms)", "Mcell-steps/s", "Poisson it/step", "peak RSS +MB", "step B/cell", "device peak MB")
+    for column in columns:
+        table.add_column(column, justify="left" if column in ("case", "device", "converged") else "right")
+    table.add_row(record["case"], f"{record['cells']:,}", record["device"], _fmt(record["compile_s"], 1),
+                  _fmt(record["solve_s"], 1), f"{record['coarse_steps']} + {record['steps']}",
+                  _fmt(record["converged"]), _fmt(record["step_s"] * 1e3, 1), _fmt(record["mcell_steps_per_s"], 2),
+                  _fmt(record["poisson_iters"], 1), _fmt(record["peak_mem_mb"], 0),
+                  _fmt(record.get("step_bytes_per_cell"), 0), _fmt(record["device_peak_mem_mb"], 0))
+    console.print(table)
+    console.print(f"stopped: {record['reason']}")
+    if args.json:
+        _write_json([record], Path(args.json), console)
+    return EXIT_OK
+
+
 def cmd_bench(args) -> int:
     """``thermo bench``: cavity throughput per size; rich table and optional JSON records."""
     from rich.table import Table
 
     from .bench import run_bench
 
+    if args.case is not None or args.racks is not None:
+        return cmd_bench_case(args)
     console = _console()
     table = Table(title=f"thermo bench: buoyant cubic cavity, {args.precision}, {args.turbulence}, "
                         f"{args.steps} steps x {args.repeats} chunks")
@@ -355,13 +408,7 @@ def cmd_bench(args) -> int:
                       _fmt(r["peak_mem_mb"], 0), _fmt(r["device_peak_mem_mb"], 0))
     console.print(table)
     if args.json:
-        path = Path(args.json)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.", delete=False) as handle:
-            json.dump(records, handle, indent=1, allow_nan=False)
-            handle.write("\n")
-        os.replace(handle.name, path)
-        console.print(f"records written to {path}")
+        _write_json(records, Path(args.json), console)
     return EXIT_OK
 
 
@@ -446,6 +493,17 @@ def build_parser() -> argparse.ArgumentParser:
                        default="mixing_length", help="turbulence model of the cavity (default mixing_length)")
     bench.add_argument("--device", choices=("cpu", "gpu"), default="cpu")
     bench.add_argument("--json", default=None, metavar="FILE", help="write the records as a JSON list")
+    hall_case = bench.add_mutually_exclusive_group()
+    hall_case.add_argument("--case", default=None, metavar="NAME",
+                           help="instead of the cavity: time an example hall (geometries/NAME.yaml) to a steady state")
+    hall_case.add_argument("--racks", type=_positive_int, default=None, metavar="N",
+                           help="instead of the cavity: time a generated raised-floor hall of N racks")
+    bench.add_argument("--cell", type=_positive_float, default=None, metavar="SIZE",
+                       help="--case/--racks: maximum cell size (m); default the scenario's")
+    bench.add_argument("--max-steps", type=_positive_int, default=None, metavar="N",
+                       help="--case/--racks: stop each solve (coarse and fine) after N steps")
+    bench.add_argument("--no-coarse-start", action="store_true",
+                       help="--case/--racks: no pre-solve on a 3x coarser grid")
     bench.set_defaults(func=cmd_bench)
     return parser
 
