@@ -12,6 +12,10 @@ fine grid to convergence), without the capture-index post-processing.  Recorded
   precomputation (multigrid hierarchy, wall distance), reported apart;
 * ``solve_s``: wall time of the steady solve without the compile time: coarse
   pre-solve, interpolation and fine solve, host-side convergence checks included;
+* ``compile_cpu_s``, ``solve_cpu_s``: the process's CPU time (all threads) of the
+  ahead-of-time compiles and of the solves (the latter includes the first calls:
+  precomputation and one step per solve); on a shared machine they move less
+  with other people's load than wall times do;
 * ``steps`` (fine) and ``coarse_steps``; ``converged`` and ``reason``;
 * ``step_s``: fine-grid time per step; ``mcell_steps_per_s``: all cell-steps
   (coarse and fine) over ``solve_s`` / 1e6;
@@ -61,16 +65,16 @@ def step_memory(model) -> dict:
     """Compile the fine chunk ahead of time (the later call reuses it) and return XLA's
     memory analysis per cell (bytes) with the compile time (s)."""
     problem, numerics = model.problem, model.numerics
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     pre = _precompute_compiled(problem, numerics)
     state = Solver(problem, numerics).initial_state()
     dtype = state.temperature.dtype
     compiled = _run_chunk_compiled.lower(numerics, model.coupling, problem, pre, state, jnp.asarray(1, jnp.int32),
                                          jnp.asarray(np.finfo(np.dtype(dtype)).max, dtype)).compile()
-    seconds = time.perf_counter() - start
+    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
     analysis = compiled.memory_analysis()
     cells = model.cells
-    out = {"compile_s": seconds}
+    out = {"compile_s": seconds, "compile_cpu_s": cpu_seconds}
     if analysis is None:
         return out
     parts = {"arguments": analysis.argument_size_in_bytes, "outputs": analysis.output_size_in_bytes,
@@ -96,12 +100,20 @@ def bench_case(scene, cell: float | None = None, precision: str = "f32", max_ste
     model = hall.build(scene, cell_size=cell, dtype=dtype)
     build_s = time.perf_counter() - start
     memory = step_memory(model)
-    compile_s = memory.pop("compile_s")
-
-    solve_s, coarse_steps, coarse_cells, state = 0.0, 0, 0, None
+    compile_s, compile_cpu_s = memory.pop("compile_s"), memory.pop("compile_cpu_s")
+    coarse = None
     if coarse_start and model.cells >= COARSE_START_CELLS:
         h = float(max(np.max(np.diff(np.asarray(x))) for x in model.grid.nodes))
         coarse = hall.build(scene, cell_size=3.0 * h, dtype=dtype)
+        coarse_memory = step_memory(coarse)
+        compile_s += coarse_memory["compile_s"]
+        compile_cpu_s += coarse_memory["compile_cpu_s"]
+
+    # from here on the compiled steps are in JAX's cache: the first call of each solve
+    # (its compile_seconds) only runs the precomputation and one step
+    cpu_start = time.process_time()
+    solve_s, coarse_steps, coarse_cells, state = 0.0, 0, 0, None
+    if coarse is not None:
         result = hall.solve(coarse, capture_index=False, coarse_start=None, max_steps=max_steps)
         compile_s += result.report.compile_seconds
         solve_s += result.report.seconds - result.report.compile_seconds
@@ -114,6 +126,7 @@ def bench_case(scene, cell: float | None = None, precision: str = "f32", max_ste
     compile_s += report.compile_seconds
     fine_s = report.seconds - report.compile_seconds
     solve_s += fine_s
+    solve_cpu_s = time.process_time() - cpu_start
     cell_steps = model.cells * report.steps + coarse_cells * coarse_steps
     return {
         "case": scene.name,
@@ -125,6 +138,8 @@ def bench_case(scene, cell: float | None = None, precision: str = "f32", max_ste
         "build_s": build_s,
         "compile_s": compile_s,
         "solve_s": solve_s,
+        "compile_cpu_s": compile_cpu_s,
+        "solve_cpu_s": solve_cpu_s,
         "steps": report.steps,
         "coarse_steps": coarse_steps,
         "coarse_cells": coarse_cells,

@@ -38,10 +38,11 @@ def select_device(kind: str):
     """The JAX device for ``--device cpu|gpu``; raises :class:`UserError` if there is none."""
     import jax
 
+    # this process's own device: in a multi-host run jax.devices()[0] belongs to process 0
     if kind == "cpu":
-        return jax.devices("cpu")[0]
+        return jax.local_devices(backend="cpu")[0]
     try:
-        devices = jax.devices("gpu")
+        devices = jax.local_devices(backend="gpu")
     except RuntimeError:
         devices = []
     if not devices:
@@ -304,6 +305,9 @@ def cmd_run(args) -> int:
                           " (try a finer --cell, or check the scenario's flows and powers).")
             return EXIT_DIVERGED
 
+    if jax.process_index() != 0:  # multi-host: process 0 writes the outputs
+        console.print(f"process {jax.process_index()}: solved; process 0 writes the outputs")
+        return EXIT_OK
     # A transient is only as good as the steady state it starts from.
     converged = bool(steady.converged)
     reason = getattr(steady.report, "reason", "") or ""
@@ -364,12 +368,14 @@ def cmd_bench_case(args) -> int:
     record = bench_case(scene, cell=args.cell, precision=args.precision, max_steps=args.max_steps,
                         coarse_start=not args.no_coarse_start)
     table = Table(title=f"thermo bench: {record['case']}, {args.precision}, time to a steady state")
-    columns = ("case", "cells", "device", "compile (s)", "solve (s)", "steps (coarse + fine)", "converged",
+    columns = ("case", "cells", "device", "compile (s)", "solve (s)", "solve CPU (s)", "steps (coarse + fine)",
+               "converged",
                "step (ms)", "Mcell-steps/s", "Poisson it/step", "peak RSS +MB", "step B/cell", "device peak MB")
     for column in columns:
         table.add_column(column, justify="left" if column in ("case", "device", "converged") else "right")
     table.add_row(record["case"], f"{record['cells']:,}", record["device"], _fmt(record["compile_s"], 1),
-                  _fmt(record["solve_s"], 1), f"{record['coarse_steps']} + {record['steps']}",
+                  _fmt(record["solve_s"], 1), _fmt(record["solve_cpu_s"], 1),
+                  f"{record['coarse_steps']} + {record['steps']}",
                   _fmt(record["converged"]), _fmt(record["step_s"] * 1e3, 1), _fmt(record["mcell_steps_per_s"], 2),
                   _fmt(record["poisson_iters"], 1), _fmt(record["peak_mem_mb"], 0),
                   _fmt(record.get("step_bytes_per_cell"), 0), _fmt(record["device_peak_mem_mb"], 0))
@@ -516,7 +522,7 @@ def main(argv=None) -> int:
     if getattr(args, "distributed", False):
         from .parallel import initialize_distributed
 
-        initialize_distributed()
+        initialize_distributed(cpu=getattr(args, "device", "cpu") == "cpu")
 
     from .io.outdir import OutputExists
     from .scene import ScenarioError

@@ -414,6 +414,8 @@ def solve(model: HallModel, progress: Callable | None = None, max_steps: int | N
                        seconds=_time.perf_counter() - start, compile_seconds=compile_seconds,
                        poisson_iterations_per_step=iterations / max(steps, 1), history=history, reason=reason)
     model.problem = solver.problem
+    if model.layout is not None:  # multi-host: every process needs the whole fields from here on
+        model.problem, state = model.layout.gather((model.problem, state))
     if coarse_info is not None:
         report.seconds = _time.perf_counter() - wall_start
     result = _finish(model, state, report, capture_index)

@@ -157,16 +157,39 @@ class Layout:
 
         return jax.tree_util.tree_map(put, tree)
 
+    def gather(self, tree):
+        """``tree`` with every array whole on this process's default device.
 
-def initialize_distributed() -> None:
+        One process: returned unchanged (host code reads sharded arrays directly).
+        Several processes (multi-host): each process only holds its own blocks, so
+        the arrays are assembled with
+        :func:`jax.experimental.multihost_utils.process_allgather`; every process
+        then has the whole field (summaries, output files).
+        """
+        if jax.process_count() == 1:
+            return tree
+        from jax.experimental import multihost_utils
+
+        def whole(leaf):
+            if isinstance(leaf, jax.Array) and not leaf.is_fully_addressable:
+                return jax.numpy.asarray(multihost_utils.process_allgather(leaf, tiled=True))
+            return leaf
+
+        return jax.tree_util.tree_map(whole, tree)
+
+
+def initialize_distributed(cpu: bool = False) -> None:
     """Join a multi-host run through :func:`jax.distributed.initialize`.
 
     Reads the cluster from the environment: under SLURM (``srun``) JAX detects
     the coordinator, process count and process id itself; elsewhere set
     ``JAX_COORDINATOR_ADDRESS`` (host:port of process 0), ``JAX_NUM_PROCESSES``
     and ``JAX_PROCESS_ID`` (also ``THERMO_COORDINATOR``, ``THERMO_NUM_PROCESSES``,
-    ``THERMO_PROCESS_ID``).  Must run before any JAX array is created.
+    ``THERMO_PROCESS_ID``).  Must run before any JAX array is created.  ``cpu``:
+    the processes compute on CPUs, whose collectives go through gloo.
     """
+    if cpu:
+        jax.config.update("jax_cpu_collectives_implementation", "gloo")
     env = os.environ
     coordinator = env.get("THERMO_COORDINATOR") or env.get("JAX_COORDINATOR_ADDRESS")
     count = env.get("THERMO_NUM_PROCESSES") or env.get("JAX_NUM_PROCESSES")

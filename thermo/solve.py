@@ -193,15 +193,16 @@ def euler_step(problem: Problem, numerics: Numerics, pre: Precomputed, state: St
     grid, fluid, geometry, sources = problem.grid, problem.fluid, problem.geometry, problem.sources
     limiter = LIMITERS[numerics.limiter]
     velocity = state.velocity
-    if numerics.turbulence == "laminar":
-        nu_t = jnp.zeros_like(state.temperature)
-    elif numerics.turbulence_every <= 1:
-        nu_t = eddy_viscosity(numerics.turbulence, velocity, grid, pre.wall_distance, geometry.fluid)
-    else:
-        nu_t = lax.cond(
-            state.step % numerics.turbulence_every == 0,
-            lambda: eddy_viscosity(numerics.turbulence, velocity, grid, pre.wall_distance, geometry.fluid),
-            lambda: state.eddy_viscosity)
+    with jax.named_scope("eddy_viscosity"):
+        if numerics.turbulence == "laminar":
+            nu_t = jnp.zeros_like(state.temperature)
+        elif numerics.turbulence_every <= 1:
+            nu_t = eddy_viscosity(numerics.turbulence, velocity, grid, pre.wall_distance, geometry.fluid)
+        else:
+            nu_t = lax.cond(
+                state.step % numerics.turbulence_every == 0,
+                lambda: eddy_viscosity(numerics.turbulence, velocity, grid, pre.wall_distance, geometry.fluid),
+                lambda: state.eddy_viscosity)
     flux = face_volume_flux(velocity, grid, geometry.open)
 
     star = []
@@ -313,8 +314,10 @@ def _run_chunk(numerics, coupling, problem, pre, state, steps, until_time):
 
     def body(carry):
         state, count, iters, _, _, _ = carry
-        current = problem if coupling is None else coupling(problem, state)
-        dt = stable_time_step(current, numerics, state.velocity, state.eddy_viscosity)
+        with jax.named_scope("coupling"):
+            current = problem if coupling is None else coupling(problem, state)
+        with jax.named_scope("time_step"):
+            dt = stable_time_step(current, numerics, state.velocity, state.eddy_viscosity)
         dt = jnp.minimum(dt, until_time - state.time)
         new, diag = step(current, numerics, pre, state, dt)
         # the change rates are only reported for the last step of a chunk
