@@ -114,3 +114,26 @@ def test_check_refuses_before_building_and_names_the_grid(capsys, monkeypatch):
     assert match, err
     assert int(match.group(1)) == memory.estimate_bytes(192 * 168 * 60, 4)
     assert "Traceback" not in err
+
+
+@pytest.mark.slow
+def test_two_processes_match_one_device(tmp_path):
+    """--distributed: two processes of two CPU devices each (gloo collectives), mesh 4x1x1."""
+    common = ["-m", "thermo", "run", str(HALL_SMALL), "--cell", "0.6", "--max-steps", "20", "--steady"]
+    single = subprocess.run([sys.executable, *common, "--out", str(tmp_path / "one")], cwd=ROOT,
+                            capture_output=True, text=True, timeout=900,
+                            env={k: v for k, v in os.environ.items() if k != "XLA_FLAGS"})
+    assert single.returncode == 0, single.stderr[-3000:]
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2", JAX_PLATFORMS="cpu",
+               THERMO_COORDINATOR="localhost:12781", THERMO_NUM_PROCESSES="2")
+    command = [sys.executable, *common, "--mesh", "4x1x1", "--distributed", "--out", str(tmp_path / "two")]
+    procs = [subprocess.Popen(command, cwd=ROOT, env=dict(env, THERMO_PROCESS_ID=str(i)),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in (1, 0)]
+    outputs = [p.communicate(timeout=900) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [o[1][-2000:] for o in outputs]
+    assert "process 0 writes the outputs" in outputs[0][0]
+    one = json.loads((tmp_path / "one" / "summary.json").read_text())
+    two = json.loads((tmp_path / "two" / "summary.json").read_text())
+    for a, b in zip(one["racks"], two["racks"]):
+        assert abs(a["inlet_mean_C"] - b["inlet_mean_C"]) < 1e-4 and abs(a["exhaust_C"] - b["exhaust_C"]) < 1e-4
+    assert abs(one["energy_balance_pct"] - two["energy_balance_pct"]) < 1e-3
