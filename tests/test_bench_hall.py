@@ -54,3 +54,12 @@ def test_bench_case_records_time_to_steady_state(tmp_path):
     assert record["case"] == "hall-small" and record["steps"] == 350 and record["coarse_steps"] == 0
     assert record["solve_s"] > 0 and record["compile_s"] > 0 and record["mcell_steps_per_s"] > 0
     assert 300 < record["step_bytes_per_cell"] < 1000 and record["poisson_iters"] >= 1
+
+
+def test_generated_hall_prints_as_yaml_that_loads(capsys):
+    from thermo.scene import loads
+    from thermo.scene.generate import main
+
+    main(["30", "--per-row", "8", "--cell", "0.3"])
+    scene = loads(capsys.readouterr().out)
+    assert len(scene.racks) == 30 and scene.grid.max_cell == 0.3

@@ -106,3 +106,22 @@ def generated_hall(racks: int, per_row: int = 24, height: float = 3.6, max_cell:
         "coolers": coolers,
         "returns": returns,
     }
+
+
+def main(argv=None) -> None:
+    """``python -m thermo.scene.generate RACKS [--cell SIZE]``: print the generated hall as YAML
+    (for ``thermo check`` / ``thermo run``)."""
+    import argparse
+
+    import yaml
+
+    parser = argparse.ArgumentParser(description="Print a generated raised-floor hall of RACKS racks as YAML.")
+    parser.add_argument("racks", type=int)
+    parser.add_argument("--per-row", type=int, default=24)
+    parser.add_argument("--cell", type=float, default=0.2, help="grid.max_cell (m)")
+    args = parser.parse_args(argv)
+    print(yaml.safe_dump(generated_hall(args.racks, per_row=args.per_row, max_cell=args.cell), sort_keys=False))
+
+
+if __name__ == "__main__":
+    main()
