@@ -152,6 +152,9 @@ class Layout:
                 return leaf
             if jax.process_count() == 1:
                 return jax.device_put(leaf, target)
+            if isinstance(leaf, jax.Array) and not leaf.is_fully_addressable:
+                # already spread over the processes, in another layout: re-lay it out on the devices
+                return jax.jit(lambda x: x, out_shardings=target)(leaf)
             host = np.asarray(leaf)
             return jax.make_array_from_callback(host.shape, target, lambda index: host[index])
 
