@@ -38,10 +38,11 @@ def select_device(kind: str):
     """The JAX device for ``--device cpu|gpu``; raises :class:`UserError` if there is none."""
     import jax
 
+    # this process's own device: in a multi-host run jax.devices()[0] belongs to process 0
     if kind == "cpu":
-        return jax.devices("cpu")[0]
+        return jax.local_devices(backend="cpu")[0]
     try:
-        devices = jax.devices("gpu")
+        devices = jax.local_devices(backend="gpu")
     except RuntimeError:
         devices = []
     if not devices:
@@ -52,37 +53,11 @@ def select_device(kind: str):
 
 
 def available_memory_bytes(device) -> int | None:
-    """Memory (bytes) free for a new computation on ``device``.
+    """Memory (bytes) free for a new computation on ``device`` (:func:`thermo.memory.available_bytes`:
+    CPU ``MemAvailable``, GPU ``bytes_limit - bytes_in_use``); None if unknown."""
+    from .memory import available_bytes
 
-    CPU: ``MemAvailable`` from /proc/meminfo (psutil's ``available`` if psutil is
-    installed; ``os.sysconf`` free pages as a last resort).  GPU: the device's
-    ``bytes_limit - bytes_in_use`` from ``memory_stats()``.  None if unknown.
-    """
-    if device.platform != "cpu":
-        try:
-            stats = device.memory_stats() or {}
-        except Exception:  # backend without memory stats: unknown, not an error
-            stats = {}
-        if "bytes_limit" in stats:
-            return int(stats["bytes_limit"]) - int(stats.get("bytes_in_use", 0))
-        return None
-    try:
-        import psutil  # optional
-
-        return int(psutil.virtual_memory().available)
-    except ImportError:
-        pass
-    try:
-        with open("/proc/meminfo") as handle:
-            for line in handle:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
-    except (ValueError, OSError, AttributeError):
-        return None
+    return available_bytes(device)
 
 
 def _gib(n: int) -> str:
@@ -200,12 +175,48 @@ def _load_scene(path: str):
     return thermo.scene.load(path)
 
 
+def _fit_grid(scene, args, device):
+    """Before anything is allocated: the grid of ``scene`` at ``--cell``, its mesh layout
+    (``--devices``/``--mesh``) and the memory check.  Returns (grid, layout, bytes needed,
+    bytes free); a grid that does not fit, or a mesh that does not divide it, is a :class:`UserError`."""
+    from .memory import GridTooLarge, check_fits
+    from .scene.gridgen import generate_grid
+
+    grid = generate_grid(scene, args.cell)
+    layout = _layout(args, grid, device)
+    devices = 1 if layout is None else layout.size
+    free = available_memory_bytes(device)
+    cell = f"--cell {args.cell}" if args.cell else f"grid.max_cell {scene.grid.max_cell}"
+    try:
+        needed = check_fits(grid.shape, np.dtype(PRECISIONS[args.precision]).itemsize, device, devices,
+                            free=free, what=f"scenario {scene.name} at {cell}")
+    except GridTooLarge as error:
+        raise UserError(str(error)) from None
+    return grid, layout, needed, free
+
+
 def _build(scene, args, device):
     import jax
     import thermo.hall
 
     with jax.default_device(device):
         return thermo.hall.build(scene, cell_size=args.cell, dtype=PRECISIONS[args.precision])
+
+
+def _layout(args, grid, device):
+    """The :class:`thermo.parallel.Layout` for ``--devices``/``--mesh`` (None for one device);
+    a mesh that needs more devices than there are, or does not divide the grid, is a :class:`UserError`."""
+    from .parallel import Layout, MeshError, mesh_shape
+
+    try:
+        shape = mesh_shape(getattr(args, "devices", None), getattr(args, "mesh", None))
+        if shape is None:
+            return None
+        layout = Layout.create(shape, platform=device.platform)
+        layout.check_grid(grid.shape, what=f"the grid at --cell {args.cell or 'default'}")
+    except MeshError as error:
+        raise UserError(str(error)) from None
+    return layout
 
 
 def cmd_check(args) -> int:
@@ -215,9 +226,8 @@ def cmd_check(args) -> int:
     console = _console()
     device = select_device(args.device)
     scene = _load_scene(args.scenario)
+    _, layout, needed, free = _fit_grid(scene, args, device)
     model = _build(scene, args, device)
-    needed = int(model.memory_estimate_bytes())
-    free = available_memory_bytes(device)
     table = Table(title=f"Scenario {scene.name}: valid")
     table.add_column("item")
     table.add_column("value", justify="right")
@@ -227,10 +237,11 @@ def cmd_check(args) -> int:
     table.add_row("grid shape", " x ".join(str(n) for n in shape))
     table.add_row("cells", f"{model.grid.cells:,}")
     table.add_row("precision", args.precision)
+    if layout is not None:
+        table.add_row("device mesh (x, y, z)", " x ".join(str(n) for n in layout.shape))
     table.add_row("memory estimate", f"{needed:,} bytes ({_gib(needed)})")
     table.add_row(f"available on {device.platform}", "unknown" if free is None else f"{free:,} bytes ({_gib(free)})")
     console.print(table)
-    check_memory(needed, device)
     console.print("[green]ok[/green]: the scenario is valid and the grid fits in memory")
     return EXIT_OK
 
@@ -258,10 +269,12 @@ def cmd_run(args) -> int:
     from .io.results import write_run
     from .solve import SolverDiverged
 
+    _, layout, _, _ = _fit_grid(scene, args, device)
     model = _build(scene, args, device)
-    check_memory(int(model.memory_estimate_bytes()), device)
+    model.layout = layout
+    mesh_text = "" if model.layout is None else f", mesh {'x'.join(map(str, model.layout.shape))}"
     console.print(f"[bold]{scene.name}[/bold]: grid {' x '.join(map(str, model.grid.shape))} "
-                  f"({model.grid.cells:,} cells), {args.precision}, {device.platform}")
+                  f"({model.grid.cells:,} cells), {args.precision}, {device.platform}{mesh_text}")
 
     scenario_transient = getattr(scene, "transient", None)
     transient = not args.steady and (args.transient is not None or scenario_transient is not None)
@@ -307,6 +320,9 @@ def cmd_run(args) -> int:
                           " (try a finer --cell, or check the scenario's flows and powers).")
             return EXIT_DIVERGED
 
+    if jax.process_index() != 0:  # multi-host: process 0 writes the outputs
+        console.print(f"process {jax.process_index()}: solved; process 0 writes the outputs")
+        return EXIT_OK
     # A transient is only as good as the steady state it starts from.
     converged = bool(steady.converged)
     reason = getattr(steady.report, "reason", "") or ""
@@ -333,12 +349,67 @@ def cmd_run(args) -> int:
     return EXIT_OK
 
 
+def _write_json(records, path: Path, console) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.", delete=False) as handle:
+        json.dump(records, handle, indent=1, allow_nan=False)
+        handle.write("\n")
+    os.replace(handle.name, path)
+    console.print(f"records written to {path}")
+
+
+def cmd_bench_case(args) -> int:
+    """``thermo bench --case NAME`` / ``--racks N``: time to a steady state of a hall; one-row table."""
+    from rich.table import Table
+
+    from .bench_hall import bench_case, case_scene
+    from .memory import GridTooLarge, check_fits
+    from .scene.gridgen import generate_grid
+
+    console = _console()
+    try:
+        scene = case_scene(args.case, args.racks)
+    except ValueError as error:
+        raise UserError(str(error)) from None
+    device = select_device(args.device)
+    grid = generate_grid(scene, args.cell)
+    try:
+        check_fits(grid.shape, np.dtype(PRECISIONS[args.precision]).itemsize, device,
+                   free=available_memory_bytes(device), what=f"case {scene.name} at --cell {args.cell or scene.grid.max_cell}")
+    except GridTooLarge as error:
+        raise UserError(str(error)) from None
+    console.print(f"{scene.name}: grid {' x '.join(map(str, grid.shape))} ({grid.cells:,} cells), {args.precision}, "
+                  f"{device.platform}; solving to a steady state"
+                  + (f" (at most {args.max_steps} steps per solve)" if args.max_steps else ""))
+    record = bench_case(scene, cell=args.cell, precision=args.precision, max_steps=args.max_steps,
+                        coarse_start=not args.no_coarse_start)
+    table = Table(title=f"thermo bench: {record['case']}, {args.precision}, time to a steady state")
+    columns = ("case", "cells", "device", "compile (s)", "solve (s)", "solve CPU (s)", "steps (coarse + fine)",
+               "converged",
+               "step (ms)", "Mcell-steps/s", "Poisson it/step", "peak RSS +MB", "step B/cell", "device peak MB")
+    for column in columns:
+        table.add_column(column, justify="left" if column in ("case", "device", "converged") else "right")
+    table.add_row(record["case"], f"{record['cells']:,}", record["device"], _fmt(record["compile_s"], 1),
+                  _fmt(record["solve_s"], 1), _fmt(record["solve_cpu_s"], 1),
+                  f"{record['coarse_steps']} + {record['steps']}",
+                  _fmt(record["converged"]), _fmt(record["step_s"] * 1e3, 1), _fmt(record["mcell_steps_per_s"], 2),
+                  _fmt(record["poisson_iters"], 1), _fmt(record["peak_mem_mb"], 0),
+                  _fmt(record.get("step_bytes_per_cell"), 0), _fmt(record["device_peak_mem_mb"], 0))
+    console.print(table)
+    console.print(f"stopped: {record['reason']}")
+    if args.json:
+        _write_json([record], Path(args.json), console)
+    return EXIT_OK
+
+
 def cmd_bench(args) -> int:
     """``thermo bench``: cavity throughput per size; rich table and optional JSON records."""
     from rich.table import Table
 
     from .bench import run_bench
 
+    if args.case is not None or args.racks is not None:
+        return cmd_bench_case(args)
     console = _console()
     table = Table(title=f"thermo bench: buoyant cubic cavity, {args.precision}, {args.turbulence}, "
                         f"{args.steps} steps x {args.repeats} chunks")
@@ -359,13 +430,7 @@ def cmd_bench(args) -> int:
                       _fmt(r["peak_mem_mb"], 0), _fmt(r["device_peak_mem_mb"], 0))
     console.print(table)
     if args.json:
-        path = Path(args.json)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.", delete=False) as handle:
-            json.dump(records, handle, indent=1, allow_nan=False)
-            handle.write("\n")
-        os.replace(handle.name, path)
-        console.print(f"records written to {path}")
+        _write_json(records, Path(args.json), console)
     return EXIT_OK
 
 
@@ -406,10 +471,20 @@ def build_parser() -> argparse.ArgumentParser:
                            help="floating-point precision (default f32)")
         p.add_argument("--device", choices=("cpu", "gpu"), default="cpu", help="where to compute (default cpu)")
 
+    def parallel(p):
+        p.add_argument("--devices", type=_positive_int, default=None, metavar="N",
+                       help="shard the grid over N devices in slabs along x (same as --mesh Nx1x1)")
+        p.add_argument("--mesh", default=None, metavar="AxBxC",
+                       help="shard the grid over a device mesh, devices along x, y, z (e.g. 4x1x1, 2x2x1)")
+        p.add_argument("--distributed", action="store_true",
+                       help="multi-host: join the run through jax.distributed.initialize() (SLURM, or "
+                            "JAX_COORDINATOR_ADDRESS / JAX_NUM_PROCESSES / JAX_PROCESS_ID) before anything else")
+
     run = sub.add_parser("run", help="solve a scenario and write fields, plots, summary.json and report.md")
     run.add_argument("scenario", help="scenario file (YAML)")
     run.add_argument("--out", default=None, metavar="DIR", help="output folder (default runs/<scenario name>)")
     common(run)
+    parallel(run)
     run.add_argument("--force", action="store_true", help="replace an existing output folder")
     run.add_argument("--transient", type=_positive_float, default=None, metavar="SECONDS",
                      help="run a transient of this length (s) from the steady state, with the scenario's "
@@ -427,6 +502,7 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="validate a scenario; print object counts, grid and memory estimate")
     check.add_argument("scenario", help="scenario file (YAML)")
     common(check)
+    parallel(check)
     check.set_defaults(func=cmd_check)
 
     bench = sub.add_parser("bench", help="time the solver step on buoyant cubic cavities")
@@ -439,6 +515,17 @@ def build_parser() -> argparse.ArgumentParser:
                        default="mixing_length", help="turbulence model of the cavity (default mixing_length)")
     bench.add_argument("--device", choices=("cpu", "gpu"), default="cpu")
     bench.add_argument("--json", default=None, metavar="FILE", help="write the records as a JSON list")
+    hall_case = bench.add_mutually_exclusive_group()
+    hall_case.add_argument("--case", default=None, metavar="NAME",
+                           help="instead of the cavity: time an example hall (geometries/NAME.yaml) to a steady state")
+    hall_case.add_argument("--racks", type=_positive_int, default=None, metavar="N",
+                           help="instead of the cavity: time a generated raised-floor hall of N racks")
+    bench.add_argument("--cell", type=_positive_float, default=None, metavar="SIZE",
+                       help="--case/--racks: maximum cell size (m); default the scenario's")
+    bench.add_argument("--max-steps", type=_positive_int, default=None, metavar="N",
+                       help="--case/--racks: stop each solve (coarse and fine) after N steps")
+    bench.add_argument("--no-coarse-start", action="store_true",
+                       help="--case/--racks: no pre-solve on a 3x coarser grid")
     bench.set_defaults(func=cmd_bench)
     return parser
 
@@ -447,6 +534,11 @@ def main(argv=None) -> int:
     """Entry point of the ``thermo`` command; returns the exit code."""
     args = build_parser().parse_args(argv)
     import jax
+
+    if getattr(args, "distributed", False):
+        from .parallel import initialize_distributed
+
+        initialize_distributed(cpu=getattr(args, "device", "cpu") == "cpu")
 
     from .io.outdir import OutputExists
     from .scene import ScenarioError

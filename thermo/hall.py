@@ -62,6 +62,8 @@ class HallModel:
       has_events: whether the scenario has events.
       racks, coolers, tiles, openings, schedule: equipment as sparse arrays.
       floor_leakage_fraction: open fraction of the raised-floor slab outside tiles.
+      layout: optional :class:`thermo.parallel.Layout` to shard the grid over a device
+        mesh (``thermo run --devices/--mesh``); None: one device.
     """
 
     scene: Scene
@@ -79,6 +81,7 @@ class HallModel:
     tracer_names: list = field(default_factory=lambda: list(TRACER_NAMES))
     hybrid: object = None   # rear doors, cold plates, CDUs (equipment.hybrid.HybridSet)
     tanks: immersion.RoomTanks | None = None
+    layout: object = None
 
     @property
     def cells(self) -> int:
@@ -89,10 +92,11 @@ class HallModel:
         return len(self.scene.events) > 0
 
     def memory_estimate_bytes(self) -> int:
-        """Estimated peak memory (bytes) of a solve: about 90 cell-sized arrays (problem
-        fields, state, step temporaries, multigrid hierarchy, compiled-loop copies)."""
-        itemsize = np.dtype(self.problem.geometry.fluid.dtype).itemsize
-        return int(self.cells * itemsize * 90 + 200e6)
+        """Estimated peak memory (bytes) of a solve on one device (:func:`thermo.memory.estimate_bytes`:
+        the measured peak bytes per cell of a compiled step, plus compilation and runtime)."""
+        from .memory import estimate_bytes
+
+        return estimate_bytes(self.cells, np.dtype(self.problem.geometry.fluid.dtype).itemsize)
 
 
 @dataclass
@@ -475,7 +479,7 @@ def _solve_air(model: HallModel, progress: Callable | None = None, max_steps: in
     coarse_info = None
     if state is None:
         state, coarse_info = _coarse_start(model, coarse_start, progress)
-    solver = Solver(model.problem, model.numerics, chunk=100, coupling=model.coupling)
+    solver = Solver(model.problem, model.numerics, chunk=100, coupling=model.coupling, layout=model.layout)
     rack_probe = _rack_probe(model)
     balance_probe = _balance_probe(model, model.coupling)
 
@@ -535,6 +539,8 @@ def _solve_air(model: HallModel, progress: Callable | None = None, max_steps: in
                        seconds=_time.perf_counter() - start, compile_seconds=compile_seconds,
                        poisson_iterations_per_step=iterations / max(steps, 1), history=history, reason=reason)
     model.problem = solver.problem
+    if model.layout is not None:  # multi-host: every process needs the whole fields from here on
+        model.problem, state = model.layout.gather((model.problem, state))
     if coarse_info is not None:
         report.seconds = _time.perf_counter() - wall_start
     result = _finish(model, state, report, capture_index)
@@ -566,7 +572,7 @@ def solve_transient(model: HallModel, end_time: float | None = None, report_ever
     state0 = initial.replace(time=jnp.zeros_like(initial.time), tracers=jnp.zeros((0, *model.grid.shape),
                                                                                    initial.temperature.dtype))
     numerics = Numerics(turbulence=model.numerics.turbulence, cfl=model.numerics.cfl, scheme="rk2")
-    solver = Solver(model.problem, numerics, chunk=100, coupling=model.transient_coupling)
+    solver = Solver(model.problem, numerics, chunk=100, coupling=model.transient_coupling, layout=model.layout)
     probe = _rack_probe(model)
     n = model.racks.count
     times, inlet_max, snapshots_host = [], [], []

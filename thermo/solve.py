@@ -263,15 +263,16 @@ def euler_step(problem: Problem, numerics: Numerics, pre: Precomputed, state: St
     grid, fluid, geometry, sources = problem.grid, problem.fluid, problem.geometry, problem.sources
     limiter = LIMITERS[numerics.limiter]
     velocity = state.velocity
-    if numerics.turbulence == "laminar":
-        nu_t = jnp.zeros_like(state.temperature)
-    elif numerics.turbulence_every <= 1:
-        nu_t = eddy_viscosity(numerics.turbulence, velocity, grid, pre.wall_distance, geometry.fluid)
-    else:
-        nu_t = lax.cond(
-            state.step % numerics.turbulence_every == 0,
-            lambda: eddy_viscosity(numerics.turbulence, velocity, grid, pre.wall_distance, geometry.fluid),
-            lambda: state.eddy_viscosity)
+    with jax.named_scope("eddy_viscosity"):
+        if numerics.turbulence == "laminar":
+            nu_t = jnp.zeros_like(state.temperature)
+        elif numerics.turbulence_every <= 1:
+            nu_t = eddy_viscosity(numerics.turbulence, velocity, grid, pre.wall_distance, geometry.fluid)
+        else:
+            nu_t = lax.cond(
+                state.step % numerics.turbulence_every == 0,
+                lambda: eddy_viscosity(numerics.turbulence, velocity, grid, pre.wall_distance, geometry.fluid),
+                lambda: state.eddy_viscosity)
     flux = face_volume_flux(velocity, grid, geometry.open)
 
     star, correction_scale = [], []
@@ -423,8 +424,10 @@ def _run_chunk(numerics, coupling, problem, pre, state, steps, until_time):
 
     def body(carry):
         state, count, iters, _, _, _ = carry
-        current = problem if coupling is None else coupling(problem, state)
-        dt = stable_time_step(current, numerics, state.velocity, state.eddy_viscosity, scale)
+        with jax.named_scope("coupling"):
+            current = problem if coupling is None else coupling(problem, state)
+        with jax.named_scope("time_step"):
+            dt = stable_time_step(current, numerics, state.velocity, state.eddy_viscosity, scale)
         dt = jnp.minimum(dt, until_time - state.time)
         new, diag = step(current, numerics, pre, state, dt, scale)
         # the change rates are only reported for the last step of a chunk
@@ -457,7 +460,7 @@ class Solver:
     """
 
     def __init__(self, problem: Problem, numerics: Numerics = Numerics(), chunk: int = 50,
-                 coupling: Callable | None = None):
+                 coupling: Callable | None = None, layout=None):
         """Args:
           problem: the problem (its dtype sets the precision).
           numerics: numerical choices.
@@ -469,8 +472,12 @@ class Solver:
             It must not change array shapes nor the geometry (the pressure multigrid
             hierarchy and wall distance are computed once from the initial geometry).
             Pass the same function object to share compiled code between solvers.
+          layout: optional :class:`thermo.parallel.Layout`: the grid is sharded over its
+            device mesh (problem, precomputed data and state are placed on it before
+            every chunk; XLA partitions the compiled step).  None (default): one device.
         """
-        self.problem = problem
+        self.layout = layout
+        self.problem = problem if layout is None else layout.place(problem)
         self.numerics = numerics
         self.chunk = int(chunk)
         self.coupling = coupling
@@ -479,6 +486,8 @@ class Solver:
     def prepare(self):
         if self.pre is None:
             self.pre = _precompute_compiled(self.problem, self.numerics)
+            if self.layout is not None:
+                self.pre = self.layout.place(self.pre)
         return self.pre
 
     def run_chunk(self, state: State, steps: int | None = None, until_time: float = math.inf):
@@ -486,6 +495,11 @@ class Solver:
         pre = self.prepare()
         steps = self.chunk if steps is None else steps
         dtype = state.temperature.dtype
+        if self.layout is not None:
+            # no-ops for arrays already on the mesh; re-places what host code replaced
+            # between chunks (a controller's new source values, an interpolated start)
+            self.problem = self.layout.place(self.problem)
+            state = self.layout.place(state)
         return _run_chunk_compiled(self.numerics, self.coupling, self.problem, pre, state,
                                    jnp.asarray(steps, jnp.int32),
                                    jnp.asarray(min(until_time, np.finfo(np.dtype(dtype)).max), dtype))

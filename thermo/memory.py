@@ -1,0 +1,139 @@
+"""Memory a solve needs, measured; the check that refuses a grid that does not fit a device.
+
+The figures come from the compiled chunk of steps (``thermo.solve._run_chunk``):
+``jax.jit(...).lower(...).compile().memory_analysis()`` gives the bytes of its
+arguments (problem, precomputed multigrid hierarchy and wall distance, state),
+outputs (the new state) and temporaries (one step's intermediates, the CG
+vectors, the V-cycle's work arrays).  Their sum per cell, the *peak bytes per
+cell* of a step, is about the same for every grid, because all of them are
+cell-sized arrays:
+
+=========================  =======  =======  ==========  =====
+float32, one device        args     out      temporaries  sum
+=========================  =======  =======  ==========  =====
+hall-small, 0.2 m          132      24       285          441
+buoyant cavity, 32^3       161      24       290          476
+buoyant cavity, 64^3       128      24       284          436
+=========================  =======  =======  ==========  =====
+
+(bytes per cell; ``python -m thermo bench --case hall-small`` prints the same
+analysis for any case).  Float64 doubles every array.  On the CPU, the process's
+peak resident set grew by about 460 bytes per cell plus about 600 MB that do not
+depend on the grid (XLA compiling the step, the runtime) between hall-small at
+0.1 m (241,920 cells) and 0.05 m (1,935,360 cells): the host-side build of the
+fields is freed before the step's peak.
+
+Sharded over a mesh of d devices (:mod:`thermo.parallel`), each device holds its
+block of the cell arrays, but the face arrays whose face count (n + 1) does not
+divide are kept whole on every device, and so are some temporaries: a 4x1x1
+slab mesh measured 222 bytes per cell of the whole grid on each device against
+476 on one.  :func:`step_bytes_per_cell` models that as 480 / d + 140 (1 - 1/d)
+bytes per cell in float32.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+#: Peak bytes per cell of a compiled step in float32 on one device (largest measured, rounded up).
+STEP_BYTES_PER_CELL_F32 = 480
+#: Bytes per cell (float32) that stay on every device when sharded (x-face arrays, temporaries).
+REPLICATED_BYTES_PER_CELL_F32 = 140
+#: Bytes that do not depend on the grid: compiling the step, the runtime (measured on the CPU).
+FIXED_BYTES = 640 * 1024 ** 2
+
+
+class GridTooLarge(ValueError):
+    """A grid that does not fit the memory of the chosen device; the message has the numbers."""
+
+
+def step_bytes_per_cell(itemsize: int = 4, devices: int = 1) -> float:
+    """Peak bytes per cell of the whole grid that one device needs for a step.
+
+    Args:
+      itemsize: bytes per float (4 for float32, 8 for float64).
+      devices: devices the grid is sharded over (1: not sharded).
+    """
+    scale = itemsize / 4.0
+    share = 1.0 / max(int(devices), 1)
+    return scale * (STEP_BYTES_PER_CELL_F32 * share + REPLICATED_BYTES_PER_CELL_F32 * (1.0 - share))
+
+
+def estimate_bytes(cells: int, itemsize: int = 4, devices: int = 1) -> int:
+    """Estimated peak memory (bytes) per device of a solve on ``cells`` cells."""
+    return int(FIXED_BYTES + cells * step_bytes_per_cell(itemsize, devices))
+
+
+def available_bytes(device) -> int | None:
+    """Memory (bytes) free for a new computation on ``device``.
+
+    CPU: ``MemAvailable`` from /proc/meminfo (psutil's ``available`` if psutil is
+    installed; ``os.sysconf`` free pages as a last resort).  GPU and other
+    accelerators: the device's ``bytes_limit - bytes_in_use`` from
+    ``memory_stats()``.  None if unknown.
+    """
+    if device.platform != "cpu":
+        try:
+            stats = device.memory_stats() or {}
+        except Exception:  # backend without memory stats: unknown, not an error
+            stats = {}
+        if "bytes_limit" in stats:
+            return int(stats["bytes_limit"]) - int(stats.get("bytes_in_use", 0))
+        return None
+    try:
+        import psutil  # optional
+
+        return int(psutil.virtual_memory().available)
+    except ImportError:
+        pass
+    try:
+        with open("/proc/meminfo") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _gib(n: float) -> str:
+    return f"{n / 1024 ** 3:.2f} GiB"
+
+
+def check_fits(grid_shape, itemsize: int, device, devices: int = 1, free: int | None = None,
+               what: str = "the grid") -> int:
+    """Raise :class:`GridTooLarge` if a solve on ``grid_shape`` does not fit ``device``.
+
+    Args:
+      grid_shape: cells along x, y, z.
+      itemsize: bytes per float (4 or 8).
+      device: the JAX device (one of the mesh's, all alike).
+      devices: devices the grid is sharded over; with several on one host (CPU
+        fake devices, several GPUs of one node sharing host memory on CPU), the
+        CPU check counts all of them against the one host's memory.
+      free: bytes available (default :func:`available_bytes`); None/unknown passes.
+      what: how the message names the grid (e.g. ``"hall-small at --cell 0.05"``).
+
+    Returns the estimated bytes needed per device.
+    """
+    cells = int(np.prod(grid_shape))
+    per_device = estimate_bytes(cells, itemsize, devices)
+    # fake CPU devices share one host's memory; GPUs each have their own
+    needed = per_device * devices if device.platform == "cpu" else per_device
+    free = available_bytes(device) if free is None else free
+    if free is not None and needed > free:
+        where = f"the {device.platform} device" if devices == 1 or device.platform == "cpu" else \
+            f"each of the {devices} {device.platform} devices"
+        precision = {4: "float32", 8: "float64"}.get(itemsize, f"{itemsize}-byte floats")
+        raise GridTooLarge(
+            f"the grid needs about {needed} bytes ({_gib(needed)}) but {where} has {free} bytes "
+            f"({_gib(free)}) available: {what} is {' x '.join(map(str, grid_shape))} = {cells:,} cells in "
+            f"{precision}, about {step_bytes_per_cell(itemsize, devices):.0f} bytes per cell"
+            f"{' per device' if devices > 1 else ''} plus {_gib(FIXED_BYTES)}; use a coarser --cell"
+            f"{', float32' if itemsize > 4 else ''} or more devices (--devices, on a machine that has them)")
+    return needed
