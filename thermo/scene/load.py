@@ -40,6 +40,7 @@ class Scene:
       tiles, coolers, returns, containment, obstructions, events: as given
         (tile rows expanded, cooler positions with z).
       transient: :class:`~thermo.scene.schema.Transient` or None.
+      optimize: :class:`~thermo.scene.schema.Optimize` or None (``thermo optimize``).
       source: the file it came from (or None).
     """
 
@@ -61,6 +62,7 @@ class Scene:
     events: tuple
     transient: s.Transient | None
     source: str | None = field(default=None, compare=False)
+    optimize: s.Optimize | None = None
 
     def counts(self) -> dict:
         """Number of objects of each kind, e.g. ``{"racks": 12, "coolers": 0, ...}``."""
@@ -111,7 +113,8 @@ def _object_label(raw: dict, loc: tuple) -> tuple[str, tuple]:
         else:
             label = f"{_SECTIONS[head]} {name}" if name else f"{_SECTIONS[head]} #{loc[1] + 1}"
         return label, loc[2:]
-    if head in ("air", "room", "raised_floor", "ceiling_plenum", "grid", "solver", "transient") and len(loc) > 1:
+    if head in ("air", "room", "raised_floor", "ceiling_plenum", "grid", "solver", "transient",
+                "optimize") and len(loc) > 1:
         return head, loc[1:]
     return "scenario", loc
 
@@ -224,7 +227,7 @@ def from_dict(raw) -> Scene:
         racks=tuple(_place_racks(spec)), tiles=tuple(_expand_tiles(spec)),
         coolers=tuple(_place_coolers(spec)), returns=tuple(spec.returns),
         containment=tuple(spec.containment), obstructions=tuple(spec.obstructions),
-        events=tuple(sorted(spec.events, key=lambda e: e.time)), transient=spec.transient)
+        events=tuple(sorted(spec.events, key=lambda e: e.time)), transient=spec.transient, optimize=spec.optimize)
     check(scene)
     return scene
 
