@@ -400,7 +400,7 @@ class DesignModel:
         else:
             self.background = self.full
         self.fluid = hall.fluid_of(scene)
-        self.base_problem = self.background["fields"].to_problem(self.fluid, np.float64)
+        self.base_problem = self.background["fields"].to_problem(self.fluid, self.dtype)
         full_model = self.full
         self.numerics_base = Numerics(
             turbulence=scene.solver.turbulence, cfl=scene.solver.cfl,
