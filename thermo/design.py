@@ -702,11 +702,12 @@ def _add_layer_flow(mass, momentum, spec: _LayerSpec, areas, flow, background_fl
 # ---------------------------------------------------------------------------------
 
 def default_options(dtype) -> SteadyOptions:
-    """Steady and adjoint tolerances fit for gradients: float64 change rates below 1e-8,
-    float32 1e-5 (see docs/gradients.md)."""
+    """Steady and adjoint tolerances fit for gradients: float64 change rates below 1e-8;
+    float32 below 1e-4 (on the tiny test hall the float32 march stalls at rates of about
+    3e-5, its rounding floor; see docs/gradients.md)."""
     if np.dtype(dtype) == np.float64:
         return SteadyOptions(max_steps=40000, tol=1e-8, chunk=100, adjoint_tol=1e-7)
-    return SteadyOptions(max_steps=40000, tol=1e-5, chunk=100, adjoint_tol=1e-4)
+    return SteadyOptions(max_steps=40000, tol=1e-4, chunk=100, adjoint_tol=1e-4)
 
 
 def numerics_for(model: DesignModel) -> Numerics:

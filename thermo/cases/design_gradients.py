@@ -123,46 +123,70 @@ def cost(base, dtype=np.float64, repeats=2):
     return best_f, best_b, int(res.info.steps), (rss_f - rss0) / 1024, (rss_b - rss0) / 1024
 
 
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", default=None)
     parser.add_argument("--no-cost", action="store_true")
+    parser.add_argument("--no-f32", action="store_true")
+    parser.add_argument("--f32-only", action="store_true", help="only the float32 adjoint gradient")
     args = parser.parse_args(argv)
     record = {"device": jax.devices()[0].device_kind, "jax": jax.__version__}
+
+    def save():
+        if args.json:
+            Path(args.json).write_text(json.dumps(record, indent=1) + "\n")
+
     base = scene()
+    if args.f32_only:
+        record["adjoint32"] = adjoint_gradient(base, np.float32, list(CHECKS))
+        print("  f32 adjoint:", {k: f"{v:+.6e}" for k, v in record["adjoint32"].items()}, flush=True)
+        save()
+        return
+    print(f"d(mean rack inlet)/d(parameter) on {SCENARIO.name}: central differences in float64 "
+          f"(warm-started), adjoint in float64 and float32", flush=True)
     with jax.enable_x64(True):
         t0 = time.perf_counter()
         fd, start = finite_differences(base)
         record["fd_seconds"] = time.perf_counter() - t0
         record["forward_steps"] = int(start.info.steps)
+        record["fd"] = fd
+        print("  FD:", {k: f"{v:+.8e}" for k, v in fd.items()}, flush=True)
+        save()
         g64 = adjoint_gradient(base, np.float64, list(CHECKS))
+        record["adjoint64"] = g64
+        for name in CHECKS:
+            e64 = abs(g64[name] - fd[name]) / abs(fd[name])
+            print(f"  {name:34s} FD {fd[name]:+.8e}  f64 adjoint {g64[name]:+.8e}  rel. err {e64:.1e}", flush=True)
+        save()
         ones = supply_sensitivity(base)
-    g32 = adjoint_gradient(base, np.float32, list(CHECKS))
+        record["supply_sensitivity"] = ones.tolist()
+        print("d(rack inlet mean)/d(supply temperature) per rack:", " ".join(f"{x:.8f}" for x in ones), flush=True)
+        save()
+        if not args.no_cost:
+            f, b, steps, mf, mb = cost(base, np.float64, repeats=1)
+            record["cost_float64"] = {"forward_s": f, "backward_s": b, "steps": steps, "ratio": (f + b) / f,
+                                      "backward_over_forward": b / f}
+            print(f"  float64 cost: forward {f:.2f} s ({steps} steps from rest), backward {b:.2f} s, "
+                  f"gradient/forward {(f + b) / f:.2f}, backward/forward {b / f:.2f}", flush=True)
+            save()
+    if not args.no_f32:
+        g32 = adjoint_gradient(base, np.float32, list(CHECKS))
+        record["adjoint32"] = g32
+        for name in CHECKS:
+            e32 = abs(g32[name] - fd[name]) / abs(fd[name])
+            print(f"  {name:34s} FD {fd[name]:+.8e}  f32 adjoint {g32[name]:+.6e}  rel. err {e32:.1e}", flush=True)
+        save()
     rows = []
-    print(f"d(mean rack inlet)/d(parameter) on {SCENARIO.name}, central differences in float64 "
-          f"(warm-started), adjoint in float64 and float32")
     for name in CHECKS:
-        e64 = abs(g64[name] - fd[name]) / abs(fd[name])
-        e32 = abs(g32[name] - fd[name]) / abs(fd[name])
-        rows.append({"parameter": name, "fd": fd[name], "adjoint64": g64[name], "adjoint32": g32[name],
-                     "error64": e64, "error32": e32})
-        print(f"  {name:34s} FD {fd[name]:+.8e}  f64 {g64[name]:+.8e} (rel. err {e64:.1e})  "
-              f"f32 {g32[name]:+.6e} (rel. err {e32:.1e})")
+        row = {"parameter": name, "fd": fd[name], "adjoint64": g64[name],
+               "error64": abs(g64[name] - fd[name]) / abs(fd[name])}
+        if "adjoint32" in record:
+            row.update(adjoint32=record["adjoint32"][name],
+                       error32=abs(record["adjoint32"][name] - fd[name]) / abs(fd[name]))
+        rows.append(row)
     record["gradients"] = rows
-    record["supply_sensitivity"] = ones.tolist()
-    print("d(rack inlet mean)/d(supply temperature) per rack:", " ".join(f"{x:.6f}" for x in ones))
-    if not args.no_cost:
-        for dtype in (np.float64, np.float32):
-            with jax.enable_x64(dtype == np.float64):
-                f, b, steps, mf, mb = cost(base, dtype)
-            key = np.dtype(dtype).name
-            record[f"cost_{key}"] = {"forward_s": f, "backward_s": b, "steps": steps, "ratio": (f + b) / f,
-                                     "backward_over_forward": b / f, "rss_forward_mb": mf, "rss_gradient_mb": mb}
-            print(f"  {key}: forward {f:.2f} s ({steps} steps), backward {b:.2f} s, gradient/forward "
-                  f"{(f + b) / f:.2f}, backward/forward {b / f:.2f}; peak RSS growth forward {mf:.0f} MB, "
-                  f"with gradient {mb:.0f} MB")
-    if args.json:
-        Path(args.json).write_text(json.dumps(record, indent=1) + "\n")
+    save()
 
 
 if __name__ == "__main__":
