@@ -98,8 +98,16 @@ def optimize_command(args, console, load_scene) -> int:
                       f"cooling {record['cooling_power_kW']:.2f} kW  |grad| {record['gradient_norm']:.3g}  "
                       f"({record['seconds']:.1f} s)", markup=False)
 
-    with jax.enable_x64(problem.dtype == np.float64):
-        values, history, message = opt.run(problem, progress)
+    from .adjoint import AdjointNotConverged
+
+    try:
+        with jax.enable_x64(problem.dtype == np.float64):
+            values, history, message = opt.run(problem, progress)
+    except (RuntimeError, AdjointNotConverged) as error:
+        # a steady solve without a converged state has no gradient: say so, write nothing
+        console.print(f"[red]error: the optimization stopped[/red]: {error}. No output was written "
+                      "(try tighter bounds, a coarser --cell, or more solver steps).")
+        return 3
     first, best = history[0], min(history, key=lambda r: r["value"])
     console.print(f"optimizer: {message}; best of {len(history)} evaluations: objective "
                   f"{first['objective']:.4f} -> {best['objective']:.4f}")
