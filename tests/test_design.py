@@ -6,6 +6,11 @@ continuously and differentiably, that parameters are named and validated, and th
 optimized scenario is written back faithfully.  The gradient-vs-finite-difference
 tests, the optimize command and the batched solve are ``slow`` (the adjoint alone
 compiles for minutes on a 2-core CPU): ``pytest -m slow tests/test_design.py``.
+
+Status when written (see docs/gradients.md and docs/optimization.md): the slow tests were not
+seen to pass.  The float32 gradient check fails (the float32 march at the design point does not
+reach its tolerance, so the adjoint refuses), and the optimize run's trial point did not converge;
+the float64 checks did not finish on the loaded machine.
 """
 
 from pathlib import Path
