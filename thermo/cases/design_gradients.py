@@ -17,8 +17,8 @@ central differences there average two slopes):
   cooler's capacity limit is inactive, so the whole temperature field shifts);
 * the cost of a gradient: forward solve and backward pass timed separately.
 
-``python -m thermo.cases.design_gradients`` prints the table quoted in
-docs/gradients.md and docs/performance.md (``--json FILE`` writes it too).
+``python -m thermo.cases.design_gradients`` prints the comparison and the cost (see
+docs/gradients.md and docs/performance.md for its status); ``--json FILE`` saves it as it goes.
 """
 
 from __future__ import annotations
