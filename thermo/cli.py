@@ -1,4 +1,4 @@
-"""The ``thermo`` command line: ``run``, ``check`` and ``bench``.
+"""The ``thermo`` command line: ``run``, ``check``, ``bench`` and ``optimize``.
 
 Exit codes: 0 success (a run that did not converge is a success with a
 warning, marked in summary.json); 2 a problem with the input or the request
@@ -434,6 +434,13 @@ def cmd_bench(args) -> int:
     return EXIT_OK
 
 
+def cmd_optimize(args) -> int:
+    """``thermo optimize``: gradient-based design from the scenario's ``optimize:`` section."""
+    from .optimize_cli import optimize_command
+
+    return optimize_command(args, _console(), _load_scene)
+
+
 # ---------------------------------------------------------------------------------
 # parser and entry point
 # ---------------------------------------------------------------------------------
@@ -527,7 +534,32 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--no-coarse-start", action="store_true",
                        help="--case/--racks: no pre-solve on a 3x coarser grid")
     bench.set_defaults(func=cmd_bench)
+
+    opt = sub.add_parser("optimize", help="optimize design parameters with adjoint gradients "
+                                          "(the scenario's optimize: section)")
+    opt.add_argument("scenario", help="scenario file (YAML) with an optimize: section")
+    opt.add_argument("--out", default=None, metavar="DIR", help="output folder (default runs/<name>-optimize)")
+    opt.add_argument("--cell", type=_positive_float, default=None, metavar="SIZE",
+                     help="maximum cell size (m) of the design grid; default optimize.cell, else the scenario's")
+    opt.add_argument("--precision", choices=sorted(PRECISIONS), default=None,
+                     help="floating-point precision (default optimize.precision, f64)")
+    opt.add_argument("--max-iter", type=_positive_int, default=None, metavar="N",
+                     help="optimizer iterations (default optimize.max_iterations)")
+    opt.add_argument("--objective", choices=("max_intake", "cooling_power"), default=None)
+    opt.add_argument("--method", choices=("lbfgsb", "projected_gradient"), default=None)
+    opt.add_argument("--no-verify", action="store_true", help="skip the fresh forward solve of the result")
+    opt.add_argument("--device", choices=("cpu", "gpu"), default="cpu")
+    opt.add_argument("--force", action="store_true", help="replace an existing output folder")
+    opt.set_defaults(func=cmd_optimize)
     return parser
+
+
+def _wants_x64(args) -> bool:
+    """float64 for ``--precision f64``; ``optimize`` defaults to its section's precision (f64)."""
+    precision = getattr(args, "precision", "f32")
+    if args.command == "optimize" and precision is None:
+        return True     # the optimize section's precision decides; f32 runs inside stay f32 by dtype
+    return precision == "f64"
 
 
 def main(argv=None) -> int:
@@ -548,7 +580,7 @@ def main(argv=None) -> int:
     try:
         # float64 through JAX's scoped context, so main() called in-process
         # (tests, notebooks) leaves the global option as it found it
-        with jax.enable_x64(getattr(args, "precision", "f32") == "f64"):
+        with jax.enable_x64(_wants_x64(args)):
             jax.config.update("jax_default_device", select_device(args.device))
             return args.func(args)
     except (UserError, OutputExists, ScenarioError) as error:

@@ -190,9 +190,14 @@ def make_coupling(racks, coolers, tiles, openings, schedule: Schedule | None, hy
     """The per-step equipment coupling (a pure JAX function, see module docstring).
     With ``schedule`` None the t = 0 configuration is used whatever the (pseudo-)time.
     ``hybrid`` (:class:`~thermo.equipment.hybrid.HybridSet`): cold plates take their share
-    of rack power to liquid and rear doors cool the exhaust before the room sees it."""
+    of rack power to liquid and rear doors cool the exhaust before the room sees it.
+    Values present in ``problem.equipment`` (see :mod:`thermo.design`) replace the
+    sets' own rack powers and flows, intake weights, cooler flows and setpoints, return
+    weights and tile jet coefficients, so gradients reach them."""
+    fixed = (racks, coolers, tiles)
 
     def coupling(problem: Problem, state: State) -> Problem:
+        racks, coolers, tiles = _with_design_values(fixed, problem.equipment)
         temperature = state.temperature
         sources = problem.sources
         fluid = problem.fluid
@@ -222,6 +227,24 @@ def make_coupling(racks, coolers, tiles, openings, schedule: Schedule | None, hy
         return problem.replace(sources=sources)
 
     return coupling
+
+
+_DESIGN_FIELDS = {"rack_power": (0, "power"), "rack_flow": (0, "flow"), "rack_intake_weight": (0, "intake_weight"),
+                  "cooler_flow": (1, "flow"), "cooler_setpoint": (1, "setpoint"),
+                  "cooler_return_weight": (1, "return_weight"), "tile_jet_coefficient": (2, "jet_coefficient")}
+
+
+def _with_design_values(sets, equipment):
+    """(racks, coolers, tiles) with the values given in ``equipment`` (a dict or None)."""
+    if not equipment:
+        return sets
+    from dataclasses import replace as _replace
+    changes = [{}, {}, {}]
+    for key, value in equipment.items():
+        if key in _DESIGN_FIELDS:
+            which, name = _DESIGN_FIELDS[key]
+            changes[which][name] = value
+    return tuple(_replace(s, **c) if c else s for s, c in zip(sets, changes))
 
 
 # ---------------------------------------------------------------------------------

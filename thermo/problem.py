@@ -105,13 +105,21 @@ class Sources:
 @jax.tree_util.register_dataclass
 @dataclass(frozen=True)
 class Problem:
-    """Everything that defines a flow problem on a fixed grid (a pytree)."""
+    """Everything that defines a flow problem on a fixed grid (a pytree).
+
+    ``equipment`` is optional: a dict of floating arrays (design-dependent
+    equipment values such as rack powers or cooler flows, see
+    :mod:`thermo.design`) that a coupling function reads instead of its own
+    constants, so that gradients reach them.  None when unused; never index
+    arrays (every leaf is differentiated and cast by :meth:`astype`).
+    """
 
     grid: Grid
     fluid: Fluid
     boundaries: Boundaries
     geometry: Geometry
     sources: Sources
+    equipment: object = None
 
     @property
     def n_tracers(self) -> int:

@@ -19,7 +19,9 @@ to the host only between chunks, to report progress and test convergence.
 from __future__ import annotations
 
 import math
+import sys
 import time as _time
+import types
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -592,3 +594,15 @@ class Solver:
                            seconds=_time.perf_counter() - start, compile_seconds=0.0,
                            poisson_iterations_per_step=float("nan"))
         return snapshots, report
+
+
+class _CallableModule(types.ModuleType):
+    """``thermo.solve(scene, ...)`` is the design API's :func:`thermo.design.solve`; the
+    module's contents (``thermo.solve.Solver``, ...) stay as they are."""
+
+    def __call__(self, *args, **kwargs):
+        from .design import solve as design_solve
+        return design_solve(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

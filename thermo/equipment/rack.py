@@ -101,7 +101,8 @@ def intake_temperatures(racks: RackSet, temperature):
     w = racks.intake_weight.astype(t.dtype)
     mean = jax.ops.segment_sum(w * t, racks.intake_rack, num_segments=n) / jax.ops.segment_sum(
         w, racks.intake_rack, num_segments=n)
-    peak = jax.ops.segment_max(t, racks.intake_rack, num_segments=n)
+    # cells of zero weight (candidate cells of a movable rack, see thermo.design) are not in front of it
+    peak = jax.ops.segment_max(jnp.where(w > 0, t, -jnp.inf), racks.intake_rack, num_segments=n)
     return mean, peak
 
 

@@ -41,6 +41,7 @@ class Scene:
       tiles, coolers, returns, containment, obstructions, events: as given
         (tile rows expanded, cooler positions with z).
       transient: :class:`~thermo.scene.schema.Transient` or None.
+      optimize: :class:`~thermo.scene.schema.Optimize` or None (``thermo optimize``).
       source: the file it came from (or None).
       tanks: immersion tanks (:class:`~thermo.scene.schema.Tank`), positions with z.
     """
@@ -66,6 +67,7 @@ class Scene:
     cdus: tuple = ()
     facility: s.Facility | None = None
     tanks: tuple = ()
+    optimize: s.Optimize | None = None
 
     def counts(self) -> dict:
         """Number of objects of each kind, e.g. ``{"racks": 12, "coolers": 0, ...}``."""
@@ -117,7 +119,7 @@ def _object_label(raw: dict, loc: tuple) -> tuple[str, tuple]:
             label = f"{_SECTIONS[head]} {name}" if name else f"{_SECTIONS[head]} #{loc[1] + 1}"
         return label, loc[2:]
     if head in ("air", "room", "raised_floor", "ceiling_plenum", "grid", "solver", "transient",
-                "facility") and len(loc) > 1:
+                "facility", "optimize") and len(loc) > 1:
         return head, loc[1:]
     return "scenario", loc
 
@@ -233,7 +235,8 @@ def from_dict(raw) -> Scene:
         events=tuple(sorted(spec.events, key=lambda e: e.time)), transient=spec.transient,
         cdus=tuple(spec.cdus), facility=spec.facility,
         tanks=tuple(t.model_copy(update={"position": _with_z(f"tank {t.name}", "position", t.position)})
-                    for t in spec.tanks))
+                    for t in spec.tanks),
+        optimize=spec.optimize)
     check(scene)
     check_liquid(scene)
     return scene

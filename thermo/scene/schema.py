@@ -534,6 +534,52 @@ class Tank(Strict):
     turbulence: Literal["zero_equation", "mixing_length", "laminar"] = "mixing_length"
 
 
+class Chiller(Strict):
+    """Chiller efficiency for the cooling-power objective: COP = ``cop`` + ``cop_per_K`` x
+    (supply temperature - 18 degC), floored at 1."""
+
+    cop: Annotated[float, Field(gt=0)] = 4.0
+    cop_per_K: Annotated[float, Field(ge=0)] = 0.15
+
+
+class OptimizeParameter(Strict):
+    """A design parameter to optimize: ``name`` as ``thermo.design`` names it (shell-style
+    wildcards allowed, e.g. ``tile.T1-*.open_fraction``), with optional bounds (SI units,
+    degC; default: the parameter's physical range or free travel)."""
+
+    name: str
+    lower: float | None = None
+    upper: float | None = None
+
+
+class Optimize(Strict):
+    """The ``thermo optimize`` problem (see docs/optimization.md).
+
+    objective: ``max_intake`` (smooth maximum of the rack inlet maxima, degC, with
+    temperature scale ``smooth_max_K``) or ``cooling_power`` (fans + chiller, kW).
+    intake_limit: ``recommended`` or ``allowable`` (the scenario's ASHRAE class), a
+    temperature, or ``none``; kept with ``intake_margin`` (K) to spare by a quadratic
+    penalty of weight ``penalty`` (objective units per K^2).  capacity: keep every cooler's
+    load below ``capacity_margin`` x its capacity (same penalty).  fixed_total_power:
+    rack powers keep their sum (workload placement; projected gradients).
+    """
+
+    objective: Literal["max_intake", "cooling_power"] = "max_intake"
+    parameters: list[OptimizeParameter]
+    method: Literal["lbfgsb", "projected_gradient"] = "lbfgsb"
+    max_iterations: Annotated[int, Field(ge=1)] = 20
+    intake_limit: Literal["recommended", "allowable", "none"] | Temperature = "recommended"
+    intake_margin: Annotated[TemperatureDifference, Field(ge=0)] = 0.2
+    capacity: bool = True
+    capacity_margin: Annotated[float, Field(gt=0, le=1)] = 0.98
+    penalty: Annotated[float, Field(gt=0)] = 100.0
+    smooth_max_K: Annotated[TemperatureDifference, Field(gt=0)] = 0.25
+    fixed_total_power: bool = False
+    chiller: Chiller = Chiller()
+    cell: PositiveLength | None = None
+    precision: Literal["f32", "f64"] = "f64"
+
+
 class ScenarioFile(Strict):
     """The top level of a scenario file."""
 
@@ -560,6 +606,7 @@ class ScenarioFile(Strict):
     rear_doors: list[RackRearDoor] = []
     facility: Facility | None = None
     tanks: list[Tank] = []
+    optimize: Optimize | None = None
 
 
 Rack.model_rebuild()
