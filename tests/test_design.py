@@ -221,3 +221,12 @@ def test_solve_batch_matches_sequential_solves(x64):
     for k, t in enumerate(temps):
         one = design.solve(scene.with_parameters({"cooler.CRAH.supply_temperature": t}), dtype=np.float64)
         assert np.max(np.abs(np.asarray(batch.rack_inlet_max[k]) - np.asarray(one.rack_inlet_max))) < 1e-6
+
+
+def test_design_api_refuses_liquid_cooling_it_does_not_model():
+    """Rear doors, cold plates and tanks are not in the design model yet: a clear refusal,
+    not an answer without them."""
+    with pytest.raises(ScenarioError, match="rear_door"):
+        thermo.load(ROOT / "geometries" / "ai-pod.yaml")
+    with pytest.raises(ScenarioError, match="tank"):
+        thermo.load(ROOT / "geometries" / "immersion-pod.yaml")

@@ -199,6 +199,16 @@ class DesignScene:
     """
 
     def __init__(self, scene: Scene, cell_size: float | None = None, movable=None, values=None, _cache=None):
+        # the design model assembles the air-side equipment only; rather than a silently
+        # different answer, liquid cooling is refused until its parameters are wired in
+        for r in scene.racks:
+            for field in ("rear_door", "liquid"):
+                if getattr(r, field, None) is not None:
+                    raise ScenarioError(f"rack {r.name}", field, "design gradients (thermo.load/thermo.solve) do not "
+                                        "cover rear doors and cold plates yet; use thermo run for this scenario")
+        if getattr(scene, "tanks", ()):
+            raise ScenarioError(f"tank {scene.tanks[0].name}", "", "design gradients do not cover immersion tanks "
+                                "yet; use thermo run for this scenario")
         self.scene = scene
         self.cell_size = cell_size
         movable = dict(movable or {})
