@@ -818,7 +818,7 @@ def solve(scene: DesignScene, dtype=None, options: SteadyOptions | None = None,
     Returns a :class:`DesignResult`.  Check ``result.converged``: the gradient of an
     unconverged solve raises :class:`~thermo.adjoint.AdjointNotConverged`.
     """
-    dtype = np.dtype(dtype or (np.float64 if jax.config.jax_enable_x64 else np.float32))
+    dtype = np.dtype(dtype or jax.dtypes.canonicalize_dtype(np.float64))
     model = scene.model(dtype)
     options = options or default_options(dtype)
     if isinstance(initial, DesignResult):
@@ -835,7 +835,7 @@ def solve_batch(scene: DesignScene, variants: dict, dtype=None, options: SteadyO
     axis of N (``result.info.converged`` per variant).  The compiled march runs until
     every variant has converged (a converged variant keeps stepping at its fixed point).
     """
-    dtype = np.dtype(dtype or (np.float64 if jax.config.jax_enable_x64 else np.float32))
+    dtype = np.dtype(dtype or jax.dtypes.canonicalize_dtype(np.float64))
     model = scene.model(dtype)
     options = options or default_options(dtype)
     sizes = {k: np.shape(v)[0] for k, v in variants.items()}
