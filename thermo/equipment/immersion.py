@@ -132,7 +132,9 @@ def h_radiation(t1, t2, emissivity, between_plates=False):
 
 
 def _solve_layer(flux_of, q, scale):
-    """The temperature drop d >= 0 (K) with flux_of(d) = q >= 0 (W/m^2), by bisection (vectorised)."""
+    """The x >= 0 with flux_of(x) = q >= 0 for an increasing ``flux_of``, by bracketing from
+    ``scale`` and bisection (vectorised); here a layer's temperature drop (K) for a heat flux
+    (W/m^2), or the heat flux for a total drop."""
     lo, hi = np.zeros_like(q), np.full_like(q, scale)
     for _ in range(60):
         grow = flux_of(hi) < q
@@ -213,17 +215,8 @@ def surface_conductance(spec: SurfaceSpec, liq: Liquid, film_temperature: float,
         d_air = _solve_layer(outside, q, 1.0)
         return d_liq + d_head + d_wall + d_air
 
-    lo, hi = np.zeros_like(target), np.full_like(target, 10.0)
-    for _ in range(40):
-        grow = drops(hi) < target
-        if not np.any(grow):
-            break
-        hi = np.where(grow, 2 * hi, hi)
-    for _ in range(30):
-        mid = 0.5 * (lo + hi)
-        below = drops(mid) < target
-        lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
-    q = 0.5 * (lo + hi) * sign * spec.open_to_room
+    # the flux q >= 0 whose layer drops add up to the target, by the same bisection
+    q = _solve_layer(drops, target, 10.0) * sign * spec.open_to_room
     u = np.where(np.abs(total) > 1e-9, q / np.where(np.abs(total) > 1e-9, total, 1.0), 0.0)
     return q, u
 
