@@ -9,10 +9,22 @@ implicit-function theorem gives
 
     dL/dtheta = (dF/dtheta)^T lambda,   lambda = (dF/dS)^T lambda + dL/dS,
 
-and the adjoint lambda is found by iterating that fixed point with
-:func:`jax.vjp` of the same step (a Neumann series that contracts at the
-rate of the forward march near its end).  Memory is that of one state and
-one linearised step, whatever the iteration count.
+and the adjoint lambda solves the linear system (I - (dF/dS)^T) lambda =
+dL/dS.  Each product with (dF/dS)^T is one :func:`jax.vjp` of the same step.
+By default the system is solved by restarted GMRES (``adjoint_method =
+"gmres"``): the step map's slow modes (eigenvalues of dF/dS near 1, the
+ones that make the forward march take thousands of steps) are what a Krylov
+method removes first, so the adjoint needs far fewer products than the
+forward needed steps.  ``"fixed_point"`` iterates lambda = (dF/dS)^T lambda +
+dL/dS instead (a Neumann series that contracts at the rate of the forward
+march near its end).  Memory is that of one linearised step plus the GMRES
+basis (``adjoint_restart`` + 1 state-sized vectors), whatever the iteration
+count.
+
+Under local time stepping (``Numerics.local_time_step`` > 1) the linearised
+map uses the step multipliers of the steady state, held fixed: the fixed
+point does not depend on them (they scale tendencies that vanish there), so
+neither does its derivative.
 
 Why the time step is differentiated too: if F(S) - S = dt R(S) with R free
 of dt, the steady state does not depend on the pseudo-time step and dt
@@ -52,10 +64,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
+from jax.flatten_util import ravel_pytree
 
 from .fields import State, initial_state as _rest_state
 from .problem import Problem
-from .solve import Numerics, _run_chunk, precompute, stable_time_step, step
+from .solve import (Numerics, Precomputed, _run_chunk, precompute, relative_time_steps,
+                    scaled_pressure_hierarchy, stable_time_step, step)
 
 
 class AdjointNotConverged(RuntimeError):
@@ -78,9 +92,16 @@ class SteadyOptions:
         the steady state: use 1e-7..1e-9 in float64 and about 1e-5 in float32.
       chunk: steps per convergence check (forward and adjoint).
       min_steps: march at least this many steps.
-      adjoint_max_steps: iteration budget of the adjoint (default ``max_steps``).
-      adjoint_tol: tolerance on the estimated relative error of the adjoint
-        (dimensionless, max norm over all fields together).
+      adjoint_max_steps: budget of linearised steps (``jax.vjp`` products) of
+        the adjoint (default ``max_steps``).
+      adjoint_tol: tolerance of the adjoint (dimensionless): with GMRES the
+        relative residual ||g - (I - J^T) lambda|| / ||g|| (2-norm over all
+        fields together); with the fixed point the estimated relative error
+        (max norm over all fields together).
+      adjoint_method: ``"gmres"`` (restarted GMRES, default) or
+        ``"fixed_point"`` (the Neumann series).
+      adjoint_restart: GMRES restart length (vectors kept, each the size of a
+        state).
       adjoint_poisson_tol: relative residual of the pressure solves (and
         their transposes) inside the linearised step; default: 1e-11 in
         float64, 1e-6 in float32 (floored at ``Numerics.poisson_tol`` when
@@ -100,8 +121,15 @@ class SteadyOptions:
     adjoint_tol: float = 1e-5
     adjoint_poisson_tol: float | None = None
     on_failure: str = "raise"
+    adjoint_method: str = "gmres"
+    adjoint_restart: int = 40
 
     def __post_init__(self):
+        if self.adjoint_method not in ("gmres", "fixed_point"):
+            raise ValueError(f"SteadyOptions.adjoint_method must be 'gmres' or 'fixed_point', "
+                             f"not {self.adjoint_method!r}")
+        if self.adjoint_restart < 2:
+            raise ValueError(f"SteadyOptions.adjoint_restart must be at least 2, not {self.adjoint_restart}")
         if self.on_failure not in ("raise", "nan", "warn"):
             raise ValueError(f"SteadyOptions.on_failure must be 'raise', 'nan' or 'warn', not {self.on_failure!r}")
         if self.chunk < 2:
@@ -136,10 +164,11 @@ class AdjointReport:
     """What the adjoint iteration did (plain Python numbers, given to ``on_adjoint``).
 
     Attributes:
-      iterations: adjoint iterations (each one ``jax.vjp`` of one step).
-      relative_error: estimated relative error of the adjoint at the end
-        (increment times rho / (1 - rho), rho the observed contraction per step).
-      contraction: observed contraction factor per iteration (rho).
+      iterations: linearised steps taken (each one ``jax.vjp`` of one step).
+      relative_error: with GMRES the final relative residual of the adjoint
+        system; with the fixed point the estimated relative error (increment
+        times rho / (1 - rho)).
+      contraction: observed reduction factor per iteration (rho).
       converged: the adjoint met ``adjoint_tol``.
       forward_converged: the steady state it linearised about had converged.
     """
@@ -166,19 +195,22 @@ def _with_fields(state: State, x) -> State:
                          tracers=tracers, eddy_viscosity=eddy)
 
 
-def _step_map(numerics: Numerics, coupling, template: State, problem: Problem, x):
+def _step_map(numerics: Numerics, coupling, template: State, scale, problem: Problem, x):
     """F(theta, x): one step of the march from the fields ``x``; returns the new fields.
 
     The pseudo-time step comes from the same rule as in the march
     (:func:`thermo.solve.stable_time_step` of the coupled problem and the
-    state), so F is exactly the map the forward solve iterates.
+    state), so F is exactly the map the forward solve iterates; ``scale``
+    holds the local time-step multipliers of the steady state (or None).
     """
     state = _with_fields(template, x)
     # the pressure is only the warm start of the pressure solve (stop-gradient
     # inside poisson.solve too); everything geometric is recomputed from theta
     pre = precompute(problem, numerics)
+    if scale is not None:
+        pre = Precomputed(scaled_pressure_hierarchy(problem, scale), pre.wall_distance)
     current = problem if coupling is None else coupling(problem, state)
-    new, _ = step(current, numerics, pre, state)
+    new, _ = step(current, numerics, pre, state, None, scale)
     return _fields(new)
 
 
@@ -259,18 +291,100 @@ def _adjoint_numerics(options: SteadyOptions, numerics: Numerics, dtype) -> Nume
                        "poisson_max_iter": max(numerics.poisson_max_iter, 200)})
 
 
-def _adjoint(numerics: Numerics, coupling, chunk: int, problem: Problem, state: State, cotangent, budget,
-             adjoint_tol):
-    """Solve lambda = (dF/dx)^T lambda + g and return ((dF/dtheta)^T lambda, iterations, error, rho).
+def _gmres(matvec, b, restart: int, budget, tol):
+    """Restarted GMRES for ``matvec(x) = b`` on flat vectors, from x = 0.
 
-    ``numerics`` are those of the linearised step (see :func:`_adjoint_numerics`).
+    Arnoldi with classical Gram-Schmidt applied twice (as accurate as the
+    modified process in float32, and two matrix-vector products with the basis
+    instead of a loop); each cycle of ``restart`` products ends with the true
+    residual (one more product), which decides convergence, so round-off in
+    the basis cannot fake it.  Returns (x, products, relative residual).
+    """
+    n, dtype = b.shape[0], b.dtype
+    tiny = jnp.asarray(np.finfo(np.dtype(dtype)).tiny, dtype)
+    b_norm = jnp.maximum(jnp.linalg.norm(b), tiny)
+    rows = jnp.arange(restart + 1)
+
+    def cycle(x, r):
+        beta = jnp.linalg.norm(r)
+        basis = jnp.zeros((restart + 1, n), dtype).at[0].set(r / jnp.maximum(beta, tiny))
+        hessenberg = jnp.zeros((restart + 1, restart), dtype)
+
+        def arnoldi(j, carry):
+            basis, hessenberg = carry
+            w = matvec(basis[j])
+            known = rows <= j
+            h = jnp.where(known, basis @ w, 0.0)
+            w = w - h @ basis
+            h2 = jnp.where(known, basis @ w, 0.0)
+            w = w - h2 @ basis
+            norm = jnp.linalg.norm(w)
+            basis = basis.at[j + 1].set(w / jnp.maximum(norm, tiny))
+            hessenberg = hessenberg.at[:, j].set((h + h2).at[j + 1].set(norm))
+            return basis, hessenberg
+
+        basis, hessenberg = lax.fori_loop(0, restart, arnoldi, (basis, hessenberg))
+        rhs = jnp.zeros(restart + 1, dtype).at[0].set(beta)
+        y = jnp.linalg.lstsq(hessenberg, rhs)[0]
+        x = x + y @ basis[:restart]
+        r = b - matvec(x)
+        return x, r
+
+    def cond(carry):
+        _, r, count = carry
+        return (count < budget) & ~(jnp.linalg.norm(r) / b_norm < tol)
+
+    def body(carry):
+        x, r, count = carry
+        x, r = cycle(x, r)
+        return x, r, count + restart + 1
+
+    x, r, count = lax.while_loop(cond, body, (jnp.zeros_like(b), b, jnp.asarray(0, jnp.int32)))
+    return x, count, jnp.linalg.norm(r) / b_norm
+
+
+def _adjoint(numerics: Numerics, coupling, chunk: int, method: str, restart: int, problem: Problem, state: State,
+             cotangent, budget, adjoint_tol):
+    """Solve (I - (dF/dx)^T) lambda = g and return ((dF/dtheta)^T lambda, iterations, error, rho).
+
+    ``numerics`` are those of the linearised step (see :func:`_adjoint_numerics`);
+    ``method`` is ``"gmres"`` or ``"fixed_point"`` (see :class:`SteadyOptions`).
     """
     dtype = state.temperature.dtype
-    fixed = partial(_step_map, numerics, coupling, state)
+    scale = None
+    if numerics.local_time_step > 1:
+        # the multipliers the march used at its end, held fixed (see the module docstring)
+        scale = relative_time_steps(problem, numerics, state.velocity, state.eddy_viscosity)
+    fixed = partial(_step_map, numerics, coupling, state, scale)
     x = _fields(state)
     g = jax.tree_util.tree_map(lambda c, a: jnp.asarray(c, a.dtype), _fields(cotangent), x)
     with jax.named_scope("linearise"):
         _, vjp_x = jax.vjp(lambda y: fixed(problem, y), x)
+    tiny = jnp.asarray(np.finfo(np.dtype(dtype)).tiny, dtype)
+
+    if method == "gmres":
+        flat_g, unravel = ravel_pytree(g)
+
+        def matvec(v):
+            with jax.named_scope("adjoint_step"):
+                (back,) = vjp_x(unravel(v))
+            return v - ravel_pytree(back)[0]
+
+        flat_lam, count, error = _gmres(matvec, flat_g, restart, budget, adjoint_tol)
+        lam = unravel(flat_lam)
+        # mean residual reduction per product
+        rho = jnp.maximum(error, tiny) ** (1.0 / jnp.maximum(count, 1).astype(dtype))
+    else:
+        lam, count, error, rho = _fixed_point(vjp_x, g, chunk, budget, adjoint_tol)
+    with jax.named_scope("parameter_gradient"):
+        _, vjp_theta = jax.vjp(lambda theta: fixed(theta, x), problem)
+        (theta_bar,) = vjp_theta(lam)
+    return theta_bar, count, error, rho
+
+
+def _fixed_point(vjp_x, g, chunk, budget, adjoint_tol):
+    """lambda = (dF/dx)^T lambda + g by iteration; returns (lambda, iterations, estimated error, rho)."""
+    dtype = jax.tree_util.tree_leaves(g)[0].dtype
 
     def apply(lam):
         with jax.named_scope("adjoint_step"):
@@ -306,15 +420,10 @@ def _adjoint(numerics: Numerics, coupling, chunk: int, problem: Problem, state: 
         return lam, count + chunk, error, rho
 
     inf = jnp.asarray(jnp.inf, dtype)
-    lam, count, error, rho = lax.while_loop(
-        cond, body, (g, jnp.asarray(0, jnp.int32), inf, jnp.asarray(1.0, dtype)))
-    with jax.named_scope("parameter_gradient"):
-        _, vjp_theta = jax.vjp(lambda theta: fixed(theta, x), problem)
-        (theta_bar,) = vjp_theta(lam)
-    return theta_bar, count, error, rho
+    return lax.while_loop(cond, body, (g, jnp.asarray(0, jnp.int32), inf, jnp.asarray(1.0, dtype)))
 
 
-_adjoint_compiled = jax.jit(_adjoint, static_argnums=(0, 1, 2))
+_adjoint_compiled = jax.jit(_adjoint, static_argnums=(0, 1, 2, 3, 4))
 
 
 def _report_adjoint(options: SteadyOptions, on_adjoint, iterations, error, rho, forward_converged):
@@ -327,8 +436,9 @@ def _report_adjoint(options: SteadyOptions, on_adjoint, iterations, error, rho, 
     if not (report.converged and report.forward_converged):
         what = ("the steady state did not converge, so it has no gradient" if not report.forward_converged else
                 f"the adjoint did not converge in {report.iterations} iterations "
-                f"(estimated relative error {report.relative_error:.3g} > adjoint_tol {options.adjoint_tol:g}, "
-                f"contraction {report.contraction:.6f} per iteration)")
+                f"({'relative residual' if options.adjoint_method == 'gmres' else 'estimated relative error'} "
+                f"{report.relative_error:.3g} > adjoint_tol {options.adjoint_tol:g}, "
+                f"reduction {report.contraction:.6f} per iteration)")
         if options.on_failure == "raise":
             raise AdjointNotConverged(what)
         warnings.warn(what + ("; gradients set to NaN" if options.on_failure == "nan" else
@@ -356,7 +466,8 @@ def _steady_bwd(options, numerics, coupling, on_adjoint, residuals, cotangents):
     dtype = state.temperature.dtype
     budget = options.max_steps if options.adjoint_max_steps is None else options.adjoint_max_steps
     theta_bar, iterations, error, rho = _adjoint_compiled(
-        _adjoint_numerics(options, numerics, dtype), coupling, options.chunk, problem, state, state_bar,
+        _adjoint_numerics(options, numerics, dtype), coupling, options.chunk, options.adjoint_method,
+        options.adjoint_restart, problem, state, state_bar,
         jnp.asarray(budget, jnp.int32), jnp.asarray(options.adjoint_tol, dtype))
     ok = (error < options.adjoint_tol) & forward_converged
     if options.on_failure == "nan":

@@ -698,12 +698,13 @@ def _add_layer_flow(mass, momentum, spec: _LayerSpec, areas, flow, background_fl
     total = jnp.sum(areas)
     share = areas / total
     inv_v = jnp.asarray(spec.inv_volume, areas.dtype)
-    mass = mass.at[spec.cells].add((flow - background_flow) * share * inv_v)
+    # cast: a float64 parameter (under x64) must not be scattered into a float32 model
+    mass = mass.at[spec.cells].add(((flow - background_flow) * share * inv_v).astype(mass.dtype))
     if jet:
         factor = jnp.asarray(spec.jet_factor, areas.dtype)
         accel = (flow * flow - background_flow * background_flow) / total * share * factor
         momentum = list(momentum)
-        momentum[spec.axis] = momentum[spec.axis].at[spec.far_faces].add(accel)
+        momentum[spec.axis] = momentum[spec.axis].at[spec.far_faces].add(accel.astype(momentum[spec.axis].dtype))
     return mass, momentum
 
 

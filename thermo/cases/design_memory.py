@@ -33,8 +33,9 @@ def analyse(path, dtype):
         numerics, model.coupling, options.chunk, problem, state, jnp.asarray(10, jnp.int32),
         jnp.asarray(0, jnp.int32), jnp.asarray(options.tol, dtype)).compile()
     adj_numerics = adjoint._adjoint_numerics(options, numerics, dtype)
-    back = jax.jit(adjoint._adjoint, static_argnums=(0, 1, 2)).lower(
-        adj_numerics, model.coupling, options.chunk, problem, state, state, jnp.asarray(10, jnp.int32),
+    back = jax.jit(adjoint._adjoint, static_argnums=(0, 1, 2, 3, 4)).lower(
+        adj_numerics, model.coupling, options.chunk, options.adjoint_method, options.adjoint_restart, problem,
+        state, state, jnp.asarray(10, jnp.int32),
         jnp.asarray(options.adjoint_tol, dtype)).compile()
     out = {"cells": int(model.grid.cells), "state_bytes": int(sum(np.asarray(x).nbytes for x in
                                                                    jax.tree_util.tree_leaves(state)))}
