@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import csv
 import math
 from pathlib import Path
 
@@ -23,12 +24,39 @@ from thermo.scene import schema as s
 def test_liquids_reproduce_their_datasheet_points():
     assert PAO4.kinematic_viscosity(40.0) == pytest.approx(19.0e-6, rel=1e-9)
     assert PAO4.kinematic_viscosity(100.0) == pytest.approx(4.1e-6, rel=1e-9)
-    assert PAO4.density(15.6) == pytest.approx(820.0)
+    assert PAO4.density(15.6) == pytest.approx(0.820 * 999.0)    # specific gravity 0.820 at 15.6/15.6 degC
     assert FC40.kinematic_viscosity(60.0) == pytest.approx(2.2e-6)
     assert FC40.density(25.0) == pytest.approx(1855.0)
     # thinner and lighter when warmer
     assert PAO4.kinematic_viscosity(60.0) < PAO4.kinematic_viscosity(50.0) < PAO4.kinematic_viscosity(40.0)
     assert FC40.density(50.0) < FC40.density(25.0)
+
+
+def test_liquids_are_the_values_of_their_source_table():
+    # validation/reference/dielectric_liquids.csv records each property we use next to its source:
+    # the code and the table must not drift apart
+    path = Path(__file__).resolve().parents[1] / "validation" / "reference" / "dielectric_liquids.csv"
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(line for line in f if not line.startswith("#")))
+    used = {(r["liquid"], r["property"], r["at_C"]): float(r["value_used"]) for r in rows}
+    for liquid in LIQUIDS.values():
+        # every constant and every datasheet point has its row
+        assert used[(liquid.key, "density", f"{liquid.density_temperature:g}")] == pytest.approx(liquid.density_ref,
+                                                                                                rel=1e-4)
+        assert used[(liquid.key, "expansion", "")] == pytest.approx(liquid.expansion)
+        assert used[(liquid.key, "heat_capacity", "")] == pytest.approx(liquid.heat_capacity)
+        assert used[(liquid.key, "conductivity", "")] == pytest.approx(liquid.conductivity)
+        for temperature, nu in liquid.viscosity_points:
+            assert used[(liquid.key, "kinematic_viscosity", f"{temperature:g}")] == pytest.approx(nu)
+    # and every row at a temperature is what the liquid evaluates there (to the table's rounding)
+    for (key, prop, at), value in used.items():
+        liquid, t = LIQUIDS[key], float(at or "nan")
+        expected = {"density": lambda: liquid.density(t),
+                    "kinematic_viscosity": lambda: liquid.kinematic_viscosity(t) / 1e-6,
+                    "dynamic_viscosity": lambda: liquid.kinematic_viscosity(t) * liquid.density(t) / 1e-3,
+                    "prandtl": lambda: liquid.prandtl(t)}.get(prop) if at else None
+        if expected is not None:
+            assert value == pytest.approx(expected(), rel=1e-3), (key, prop, at)
 
 
 def test_liquid_prandtl_numbers_are_those_of_dielectric_liquids():

@@ -10,23 +10,39 @@ Liquids (keys of :data:`LIQUIDS`, the ``liquid:`` names of a scenario):
 
 ``pao4``: a synthetic hydrocarbon, a 4 cSt polyalphaolefin (PAO) base stock of
   the kind single-phase immersion coolants are blended from.
-  Kinematic viscosity 19.0 cSt at 40 degC and 4.1 cSt at 100 degC and density
-  820 kg/m^3 at 15.6 degC: ExxonMobil Chemical, *SpectraSyn 4
-  polyalphaolefin*, product datasheet (typical properties).  Between and a
-  little beyond those two points the viscosity follows the ASTM D341
-  (Walther) relation log10(log10(nu + 0.7)) = A - B log10(T), nu in cSt, T in
-  K, through the two datasheet points.  The datasheet gives neither heat
-  capacity, conductivity nor thermal expansion: 2200 J/(kg K), 0.14 W/(m K)
-  and 7.0e-4 1/K are generic values for PAO base oils near 40 degC (not
-  from a datasheet; replace them with the coolant's own when known).
+  Kinematic viscosity 19.0 cSt at 40 degC and 4.1 cSt at 100 degC and specific
+  gravity 0.820 at 15.6/15.6 degC: ExxonMobil Chemical, *SpectraSyn 4
+  polyalphaolefin (PAO) fluid*, product datasheet (typical properties,
+  effective 07/2019).  The density is that specific gravity times water at
+  15.6 degC (999.0 kg/m^3): 819.2 kg/m^3.  Between and a little beyond those
+  two points the viscosity follows the ASTM D341 (Walther) relation
+  log10(log10(nu + 0.7)) = A - B log10(T), nu in cSt, T in K, through the two
+  datasheet points.  The expansion 7.7e-4 1/K is the API MPMS 11.1 / ASTM D1250
+  generalized lubricating-oil value alpha60 = 0.34878 / rho60 (per degF, rho60
+  in kg/m^3) at rho60 = 819 kg/m^3; measured PAO 2/4/8 expansivities are
+  7.2e-4 to 9.5e-4 1/K at 10 to 40 MPa and 25 to 125 degC (Grandelli et al.,
+  Ind. Eng. Chem. Res. 2013), a lower bound for the value at ambient
+  pressure.  The datasheet gives neither heat capacity nor conductivity:
+  2200 J/(kg K) and 0.14 W/(m K) are generic values for PAO base oils near
+  40 degC, not verified against a PAO measurement (a generic petroleum-oil
+  correlation, Cragoe 1929 as quoted second-hand, gives 2010 J/(kg K) at
+  40 degC, 9 % less); replace them with the coolant's own when known.
 
 ``fc40``: a fluorocarbon, 3M Fluorinert Electronic Liquid FC-40.  Density
   1855 kg/m^3, kinematic viscosity 2.2 cSt, heat capacity 1100 J/(kg K),
   conductivity 0.065 W/(m K) and expansion 0.0012 1/K, all at 25 degC: 3M,
   *Fluorinert Electronic Liquid FC-40* product information (typical
-  properties, 2019).  Only the 25 degC viscosity is used (no second point is
-  quoted), so the viscosity is that of 25 degC at any film temperature; the
+  properties).  The 3M sheet itself could not be retrieved when these were
+  checked; public property tables for FC-40 agree on density, viscosity
+  (4.1 mPa s), heat capacity and conductivity, one disagrees (1052 J/(kg K),
+  3.5 mPa s), and none gives a second source for the expansion.
+  Only the 25 degC viscosity is used (no second point is quoted), so the
+  viscosity is that of 25 degC at any film temperature (real FC-40 is
+  thinner when warmer, so nu and Pr are overestimated above 25 degC); the
   density follows the expansion coefficient.
+
+Sources, the values they give and how ours compare:
+``validation/reference/dielectric_liquids.csv`` and ``docs/immersion.md``.
 
 All units SI; temperatures degC.
 """
@@ -115,13 +131,19 @@ def _walther(points):
 
 PAO4 = Liquid(
     key="pao4", name="synthetic hydrocarbon, 4 cSt polyalphaolefin (PAO 4)",
-    source="viscosity and density: ExxonMobil SpectraSyn 4 datasheet; cp, k, beta: generic PAO base-oil values",
-    density_ref=820.0, density_temperature=15.6, expansion=7.0e-4, heat_capacity=2200.0, conductivity=0.14,
+    source="viscosity and specific gravity: ExxonMobil SpectraSyn 4 datasheet; beta: API MPMS 11.1 lubricating "
+           "oils; cp, k: generic PAO base-oil values (unverified)",
+    # the datasheet gives specific gravity 0.820 (15.6/15.6 degC), not a density: times water at 15.6 degC
+    density_ref=0.820 * 999.0, density_temperature=15.6,
+    # API MPMS 11.1 lubricating oils, alpha60 = 0.34878 / rho60 per degF = 7.66e-4 1/K; rounded up to 7.7e-4,
+    # the density stays within 0.1 % of the standard's from 15 to 50 degC.  Measured PAO 4 values at 10-40 MPa
+    # (Grandelli et al. 2013) start at 7.2e-4 and the expansivity grows as the pressure falls.
+    expansion=7.7e-4, heat_capacity=2200.0, conductivity=0.14,
     viscosity_points=((40.0, 19.0), (100.0, 4.1)), valid_range=(0.0, 110.0))
 
 FC40 = Liquid(
     key="fc40", name="fluorocarbon, 3M Fluorinert FC-40",
-    source="3M Fluorinert Electronic Liquid FC-40 product information (2019), typical properties at 25 degC",
+    source="3M Fluorinert Electronic Liquid FC-40 product information, typical properties at 25 degC",
     density_ref=1855.0, density_temperature=25.0, expansion=0.0012, heat_capacity=1100.0, conductivity=0.065,
     viscosity_points=((25.0, 2.2),), valid_range=(-20.0, 80.0))
 
