@@ -99,6 +99,21 @@ def test_fixed_point_adjoint_matches_gmres(x64):
     _check(g_krylov, {k: float(v) for k, v in g_fixed.items()}, 1e-5, "outlet temperature, fixed point")
 
 
+@pytest.mark.slow
+def test_local_time_stepping_gives_the_same_gradient(x64):
+    """Local pseudo-time steps change the march, not the steady state, so not its gradient either
+    (the linearised step holds the steady state's multipliers)."""
+    from thermo.cases.gradient_check import NUMERICS
+
+    point = as_arrays(CHANNEL, np.float64)
+    reports = []
+    g_global = jax.grad(objective(heated_channel, outlet_temperature))(point)
+    local = replace(NUMERICS, local_time_step=4.0)
+    g_local = jax.grad(objective(heated_channel, outlet_temperature, numerics=local, on_adjoint=reports.append))(point)
+    assert reports[-1].converged
+    _check(g_local, {k: float(v) for k, v in g_global.items()}, 1e-5, "outlet temperature, local time steps")
+
+
 def test_unconverged_adjoint_nan_policy_warns(x64):
     short = SteadyOptions(**{**OPTIONS_64.__dict__, "adjoint_max_steps": 30, "on_failure": "nan"})
     f = objective(heated_channel, outlet_temperature, options=short)

@@ -291,28 +291,49 @@ def _adjoint_numerics(options: SteadyOptions, numerics: Numerics, dtype) -> Nume
                        "poisson_max_iter": max(numerics.poisson_max_iter, 200)})
 
 
-def _gmres(matvec, b, restart: int, budget, tol):
-    """Restarted GMRES for ``matvec(x) = b`` on flat vectors, from x = 0.
+def _krylov(transpose_step, b, restart: int, budget, tol, max_power: int = 256):
+    """Solve (I - J^T) x = b for flat vectors by restarted GMRES with a Neumann
+    polynomial preconditioner of adaptive degree; ``transpose_step(v)`` = J^T v.
 
-    Arnoldi with classical Gram-Schmidt applied twice (as accurate as the
-    modified process in float32, and two matrix-vector products with the basis
-    instead of a loop); each cycle of ``restart`` products ends with the true
-    residual (one more product), which decides convergence, so round-off in
-    the basis cannot fake it.  Returns (x, products, relative residual).
+    With k steps of the fixed-point iteration as preconditioner the system is
+    (I - J^{Tk}) x = (I + J^T + ... + J^{T(k-1)}) b, whose GMRES(m) cycle
+    contains m*k fixed-point steps among its polynomials.  k starts at 1 (plain
+    GMRES, best when the step map is close to normal) and doubles, up to
+    ``max_power``, whenever a cycle fails to halve the true residual: a strongly
+    non-normal step map (advection through a hall) makes short restarted cycles
+    stagnate, and the longer polynomial keeps the asymptotic rate of the fixed
+    point while GMRES removes its slowest modes.
+
+    Arnoldi uses classical Gram-Schmidt applied twice (as accurate as the
+    modified process, and two products with the basis instead of a loop).  Every
+    cycle ends with the true residual of the original system (one more step),
+    which decides convergence, so round-off in the basis cannot fake it.
+    Returns (x, steps, relative residual), steps counting products with J^T.
     """
     n, dtype = b.shape[0], b.dtype
     tiny = jnp.asarray(np.finfo(np.dtype(dtype)).tiny, dtype)
     b_norm = jnp.maximum(jnp.linalg.norm(b), tiny)
     rows = jnp.arange(restart + 1)
 
-    def cycle(x, r):
-        beta = jnp.linalg.norm(r)
-        basis = jnp.zeros((restart + 1, n), dtype).at[0].set(r / jnp.maximum(beta, tiny))
+    def power(v, k):
+        return lax.fori_loop(0, k, lambda i, w: transpose_step(w), v)
+
+    def power_sum(v, k):
+        def term(i, carry):
+            total, t = carry
+            t = transpose_step(t)
+            return total + t, t
+        return lax.fori_loop(1, k, term, (v, v))[0]
+
+    def cycle(r, k):
+        s = power_sum(r, k)
+        beta = jnp.linalg.norm(s)
+        basis = jnp.zeros((restart + 1, n), dtype).at[0].set(s / jnp.maximum(beta, tiny))
         hessenberg = jnp.zeros((restart + 1, restart), dtype)
 
         def arnoldi(j, carry):
             basis, hessenberg = carry
-            w = matvec(basis[j])
+            w = basis[j] - power(basis[j], k)
             known = rows <= j
             h = jnp.where(known, basis @ w, 0.0)
             w = w - h @ basis
@@ -326,20 +347,21 @@ def _gmres(matvec, b, restart: int, budget, tol):
         basis, hessenberg = lax.fori_loop(0, restart, arnoldi, (basis, hessenberg))
         rhs = jnp.zeros(restart + 1, dtype).at[0].set(beta)
         y = jnp.linalg.lstsq(hessenberg, rhs)[0]
-        x = x + y @ basis[:restart]
-        r = b - matvec(x)
-        return x, r
+        return y @ basis[:restart]
 
     def cond(carry):
-        _, r, count = carry
+        _, r, count, _ = carry
         return (count < budget) & ~(jnp.linalg.norm(r) / b_norm < tol)
 
     def body(carry):
-        x, r, count = carry
-        x, r = cycle(x, r)
-        return x, r, count + restart + 1
+        x, r, count, k = carry
+        x = x + cycle(r, k)
+        r_new = b - (x - transpose_step(x))
+        k_next = jnp.where(jnp.linalg.norm(r_new) > 0.5 * jnp.linalg.norm(r), jnp.minimum(2 * k, max_power), k)
+        return x, r_new, count + (k - 1) + restart * k + 1, k_next
 
-    x, r, count = lax.while_loop(cond, body, (jnp.zeros_like(b), b, jnp.asarray(0, jnp.int32)))
+    one = jnp.asarray(1, jnp.int32)
+    x, r, count, _ = lax.while_loop(cond, body, (jnp.zeros_like(b), b, jnp.asarray(0, jnp.int32), one))
     return x, count, jnp.linalg.norm(r) / b_norm
 
 
@@ -365,12 +387,12 @@ def _adjoint(numerics: Numerics, coupling, chunk: int, method: str, restart: int
     if method == "gmres":
         flat_g, unravel = ravel_pytree(g)
 
-        def matvec(v):
+        def transpose_step(v):
             with jax.named_scope("adjoint_step"):
                 (back,) = vjp_x(unravel(v))
-            return v - ravel_pytree(back)[0]
+            return ravel_pytree(back)[0]
 
-        flat_lam, count, error = _gmres(matvec, flat_g, restart, budget, adjoint_tol)
+        flat_lam, count, error = _krylov(transpose_step, flat_g, restart, budget, adjoint_tol)
         lam = unravel(flat_lam)
         # mean residual reduction per product
         rho = jnp.maximum(error, tiny) ** (1.0 / jnp.maximum(count, 1).astype(dtype))
