@@ -16,7 +16,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from ..grid import AXES, Grid
-from ..operators import expand_plane, pad, take
+from ..operators import expand_plane, materialize, pad, take
 from . import poisson
 
 
@@ -107,7 +107,7 @@ def project(velocity_star, grid: Grid, open_fraction, boundaries, hierarchy, mas
             cell = take(pressure, a, 0, 1) if side == 0 else take(pressure, a, -1)
             g = (cell - p_b) / half if side == 0 else (p_b - cell) / half
             sides.append(outflow * g)
-        gradient = jnp.concatenate([sides[0], inner, sides[1]], axis=a)
+        gradient = materialize(jnp.concatenate([sides[0], inner, sides[1]], axis=a))
         open_face = open_fraction[a] > 0
         step = dt if face_scale is None else dt * face_scale[a]
         corrected.append(jnp.where(open_face, velocity_star[a] - step * gradient, velocity_star[a]))
