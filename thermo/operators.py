@@ -7,6 +7,7 @@ three directions and every staggered location.
 from __future__ import annotations
 
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
 
@@ -51,6 +52,26 @@ def pad(a, axis: int, low: int = 1, high: int = 1, mode: str = "constant"):
     widths = [(0, 0)] * a.ndim
     widths[axis] = (low, high)
     return jnp.pad(a, widths, mode=mode)
+
+
+def interior_mask(n: int, axis: int, dtype, ndim: int = 3):
+    """1 on the ``n - 2`` inner entries along ``axis``, 0 on the first and the last
+    (a broadcastable constant): ``a * interior_mask(...)`` is ``pad(take(a, axis, 1, -1), axis)``
+    as one elementwise product, without a padding pass."""
+    mask = np.ones(n, dtype)
+    mask[0] = mask[-1] = 0
+    return broadcast_along(jnp.asarray(mask), axis, ndim)
+
+
+def embed_end(plane, axis: int, side: int, n: int):
+    """The plane array ``plane`` (size 1 along ``axis``) placed at the first (side 0) or last
+    (side 1) of ``n`` entries along ``axis``, zero elsewhere: ``pad(plane, axis, 0, n - 1)``
+    (or ``n - 1, 0``) as a select on the index, which fuses into its consumer without
+    a padding pass."""
+    shape = list(plane.shape)
+    shape[axis] = n
+    index = lax.broadcasted_iota(jnp.int32, tuple(shape), axis)
+    return jnp.where(index == (0 if side == 0 else n - 1), plane, jnp.zeros((), plane.dtype))
 
 
 def pad_extrapolate(a, axis: int):
