@@ -7,6 +7,7 @@ three directions and every staggered location.
 from __future__ import annotations
 
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
 
@@ -32,11 +33,45 @@ def midpoint(a, axis: int):
     return 0.5 * (take(a, axis, 1) + take(a, axis, 0, -1))
 
 
+def materialize(a):
+    """``a`` itself, kept in memory as one array instead of being fused into its consumers.
+
+    XLA on CPU fuses a concatenation (or a padding) into every kernel that
+    reads it, and a fused concatenation along the minor (contiguous) axis
+    evaluates its operand choice per element, which stops vectorisation; a
+    consumer that reads the array at two offsets (a difference of face fluxes)
+    also recomputes every element twice.  Behind an optimisation barrier the
+    concatenation is a copy and its consumers are plain vectorised stencils:
+    the momentum tendency at 64^3 ran 4-6x faster so.  No numerical effect.
+    """
+    return lax.optimization_barrier(a)
+
+
 def pad(a, axis: int, low: int = 1, high: int = 1, mode: str = "constant"):
     """Pad ``a`` along ``axis`` (``mode`` as in :func:`jnp.pad`)."""
     widths = [(0, 0)] * a.ndim
     widths[axis] = (low, high)
     return jnp.pad(a, widths, mode=mode)
+
+
+def interior_mask(n: int, axis: int, dtype, ndim: int = 3):
+    """1 on the ``n - 2`` inner entries along ``axis``, 0 on the first and the last
+    (a broadcastable constant): ``a * interior_mask(...)`` is ``pad(take(a, axis, 1, -1), axis)``
+    as one elementwise product, without a padding pass."""
+    mask = np.ones(n, dtype)
+    mask[0] = mask[-1] = 0
+    return broadcast_along(jnp.asarray(mask), axis, ndim)
+
+
+def embed_end(plane, axis: int, side: int, n: int):
+    """The plane array ``plane`` (size 1 along ``axis``) placed at the first (side 0) or last
+    (side 1) of ``n`` entries along ``axis``, zero elsewhere: ``pad(plane, axis, 0, n - 1)``
+    (or ``n - 1, 0``) as a select on the index, which fuses into its consumer without
+    a padding pass."""
+    shape = list(plane.shape)
+    shape[axis] = n
+    index = lax.broadcasted_iota(jnp.int32, tuple(shape), axis)
+    return jnp.where(index == (0 if side == 0 else n - 1), plane, jnp.zeros((), plane.dtype))
 
 
 def pad_extrapolate(a, axis: int):
@@ -92,7 +127,7 @@ def tvd_interior_faces(q, flux, axis: int, limiter):
     """
     if q.shape[axis] < 2:
         return take(q, axis, 0, 0)
-    qp = pad_extrapolate(q, axis)  # n + 2
+    qp = materialize(pad_extrapolate(q, axis))  # n + 2
     q_lm = take(qp, axis, 0, -3)   # i-1
     q_l = take(qp, axis, 1, -2)    # i
     q_r = take(qp, axis, 2, -1)    # i+1

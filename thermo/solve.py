@@ -32,7 +32,7 @@ from jax import lax
 
 from .fields import State, cell_centred_velocity, initial_state
 from .grid import AXES, Grid
-from .operators import LIMITERS, pad, take
+from .operators import LIMITERS, materialize, pad, take
 from .physics import poisson
 from .physics.momentum import momentum_tendency
 from .physics.projection import divergence, face_volume_flux, pressure_operator, project
@@ -183,7 +183,7 @@ def _boundary_normal_velocity(u_star, velocity, problem: Problem, axis: int, dt_
         relaxed = (current + rate * upwind) / (1.0 + rate)
         out.append(inflow * speed + outflow * relaxed)
         factors.append(1.0 / (1.0 + outflow * rate))
-    return jnp.concatenate([out[0], take(u_star, axis, 1, -1), out[1]], axis=axis), factors
+    return jnp.concatenate([out[0], materialize(take(u_star, axis, 1, -1)), out[1]], axis=axis), factors
 
 
 def cell_rates(problem: Problem, velocity, eddy_visc):
@@ -300,7 +300,7 @@ def euler_step(problem: Problem, numerics: Numerics, pre: Precomputed, state: St
             # u = (u + dt (f - G p)) / (1 + dt R), so a steady state obeys R u = f - G p
             # whatever the step (an explicit correction left a (1 + dt R) error in the
             # pressure drop of tiles and porous layers)
-            factor = jnp.concatenate([sides[0], relief, sides[1]], axis=i)
+            factor = jnp.concatenate([sides[0], materialize(relief), sides[1]], axis=i)
             correction_scale.append(factor if scale is None else factor * scale.face[i])
 
     with jax.named_scope("pressure"):

@@ -21,7 +21,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from ..grid import AXES, Grid
-from ..operators import expand_plane, midpoint, pad, take, tvd_interior_faces
+from ..operators import expand_plane, materialize, midpoint, pad, take, tvd_interior_faces
 
 
 def _tangential_condition(plane, axis_i, plane_axis):
@@ -89,7 +89,7 @@ def momentum_tendency(i, velocity, volume_flux, temperature, eddy_viscosity, gri
             wall_gradient = (1.0 - keep) * (cell_u - wall_u) / half * (1.0 if side == 0 else -1.0)
             boundary_value = keep * cell_u + (1.0 - keep) * wall_u
             sides.append(q_b * boundary_value - nu_b * edge_area * wall_gradient)
-        edge_flux = jnp.concatenate([sides[0], inner, sides[1]], axis=j)
+        edge_flux = materialize(jnp.concatenate([sides[0], inner, sides[1]], axis=j))
         net = net + (take(edge_flux, j, 1) - take(edge_flux, j, 0, -1))
 
     cv_volume = delta_i * area_i

@@ -16,7 +16,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from ..grid import AXES, Grid
-from ..operators import expand_plane, pad, take
+from ..operators import embed_end, expand_plane, interior_mask, materialize, take
 from . import poisson
 
 
@@ -55,10 +55,10 @@ def pressure_operator(grid: Grid, open_fraction, boundaries) -> poisson.PoissonL
     for a in AXES:
         spacing = Grid.along(grid.centre_spacing(a), a)
         k = open_fraction[a] * grid.face_area(a) / spacing
-        conductance.append(pad(take(k, a, 1, -1), a, 1, 1))
+        conductance.append(k * interior_mask(grid.shape[a] + 1, a, k.dtype))  # zero on boundary faces
     extra = jnp.zeros(grid.shape, dtype=open_fraction[0].dtype)
     for a, pair in enumerate(outflow_conductances(grid, open_fraction, boundaries)):
-        extra = extra + pad(pair[0], a, 0, grid.shape[a] - 1) + pad(pair[1], a, grid.shape[a] - 1, 0)
+        extra = extra + embed_end(pair[0], a, 0, grid.shape[a]) + embed_end(pair[1], a, 1, grid.shape[a])
     total = extra
     for a, k in enumerate(conductance):
         total = total + take(k, a, 0, -1) + take(k, a, 1)
@@ -85,9 +85,7 @@ def project(velocity_star, grid: Grid, open_fraction, boundaries, hierarchy, mas
     for a, pair in enumerate(conductances):
         for side, k_b in enumerate(pair):
             p_b = expand_plane(boundaries.plane(a, side).pressure, a)
-            contribution = k_b * p_b
-            rhs = rhs + (pad(contribution, a, 0, grid.shape[a] - 1) if side == 0
-                         else pad(contribution, a, grid.shape[a] - 1, 0))
+            rhs = rhs + embed_end(k_b * p_b, a, side, grid.shape[a])
     if face_scale is not None:
         finest = pressure_operator(grid, weighted, boundaries)
         hierarchy = poisson.Hierarchy((finest, *hierarchy.levels[1:]), hierarchy.coarse_inverse,
@@ -107,7 +105,7 @@ def project(velocity_star, grid: Grid, open_fraction, boundaries, hierarchy, mas
             cell = take(pressure, a, 0, 1) if side == 0 else take(pressure, a, -1)
             g = (cell - p_b) / half if side == 0 else (p_b - cell) / half
             sides.append(outflow * g)
-        gradient = jnp.concatenate([sides[0], inner, sides[1]], axis=a)
+        gradient = materialize(jnp.concatenate([sides[0], inner, sides[1]], axis=a))
         open_face = open_fraction[a] > 0
         step = dt if face_scale is None else dt * face_scale[a]
         corrected.append(jnp.where(open_face, velocity_star[a] - step * gradient, velocity_star[a]))

@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 
 from ..grid import AXES, Grid
-from ..operators import expand_plane, take, tvd_interior_faces
+from ..operators import expand_plane, materialize, take, tvd_interior_faces
 
 
 @jax.tree_util.register_dataclass
@@ -85,7 +85,7 @@ def transport_tendency(phi, volume_flux, diffusivity, grid: Grid, open_fraction,
         cond_hi = take(open_fraction[axis] * area, axis, -1) / take(half, axis, -1) * take(diffusivity, axis, -1)
         low = boundary_fluxes(phi, q, cond_lo, boundary[axis][0], area, axis, 0)
         high = boundary_fluxes(phi, q, cond_hi, boundary[axis][1], area, axis, 1)
-        flux = jnp.concatenate([low, inner, high], axis=axis)
+        flux = materialize(jnp.concatenate([low, inner, high], axis=axis))
         net_flux = net_flux + (take(flux, axis, 1) - take(flux, axis, 0, -1))
         net_outflow = net_outflow + (take(q, axis, 1) - take(q, axis, 0, -1))
     source_in = jnp.maximum(mass_source, 0.0)

@@ -25,7 +25,7 @@ import jax.numpy as jnp
 
 from ..fields import cell_centred_velocity
 from ..grid import AXES, Grid
-from ..operators import expand_plane, pad, take
+from ..operators import expand_plane, materialize, pad, take
 from . import poisson
 
 VON_KARMAN = 0.41
@@ -63,7 +63,7 @@ def centre_gradient(field, grid: Grid, axis: int):
     c = Grid.along(grid.centres(axis), axis)
     if field.shape[axis] < 2:
         return jnp.zeros_like(field)
-    fp = jnp.concatenate([take(field, axis, 0, 1), field, take(field, axis, -1)], axis=axis)
+    fp = materialize(jnp.concatenate([take(field, axis, 0, 1), field, take(field, axis, -1)], axis=axis))
     cp = jnp.concatenate([take(c, axis, 0, 1), c, take(c, axis, -1)], axis=axis)
     return (take(fp, axis, 2) - take(fp, axis, 0, -2)) / (take(cp, axis, 2) - take(cp, axis, 0, -2))
 
