@@ -157,6 +157,26 @@ def test_projection_keeps_the_total_power():
     assert abs(x.sum() - 12.0) < 1e-9 and np.all(u >= 0) and np.all(u <= 1)
 
 
+def test_optimize_tolerance_and_max_steps_reach_the_steady_options(tmp_path):
+    import yaml
+
+    from thermo import optimize as opt
+
+    default = opt.problem_from_scene(TINY)
+    assert default.options == design.default_options(np.float64)
+    raw = yaml.safe_load(TINY.read_text())
+    raw["optimize"].update(tolerance=1e-6, max_steps=12000)
+    path = tmp_path / "tol.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    options = opt.problem_from_scene(path).options
+    assert (options.tol, options.max_steps) == (1e-6, 12000)
+    assert options.adjoint_tol == design.default_options(np.float64).adjoint_tol
+    raw["optimize"]["tolerance"] = 0
+    path.write_text(yaml.safe_dump(raw))
+    with pytest.raises(ScenarioError, match="tolerance"):
+        opt.problem_from_scene(path)
+
+
 def test_thermo_solve_is_callable_and_still_the_core_module():
     import thermo.solve as core
 

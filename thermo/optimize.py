@@ -26,6 +26,7 @@ The problem comes from a scenario's ``optimize:`` section
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import json
 import math
@@ -40,7 +41,12 @@ import numpy as np
 import yaml
 
 from . import design, metrics
+from .adjoint import AdjointNotConverged
 from .scene import ScenarioError
+
+
+class NotConverged(RuntimeError):
+    """An evaluation whose steady solve (or adjoint) did not converge: it has no gradient."""
 
 
 def intake_limit(spec, ashrae_class: str) -> float | None:
@@ -79,6 +85,19 @@ class Problem:
     dtype: object
     power_names: list = field(default_factory=list)
     total_power: float = 0.0
+
+    @property
+    def options(self):
+        """The steady-solve options of every evaluation: :func:`thermo.design.default_options`
+        with the spec's ``tolerance`` and ``max_steps`` where given."""
+        options = design.default_options(self.dtype)
+        spec = self.spec
+        changes = {}
+        if getattr(spec, "tolerance", None) is not None:
+            changes["tol"] = float(spec.tolerance)
+        if getattr(spec, "max_steps", None) is not None:
+            changes["max_steps"] = int(spec.max_steps)
+        return dataclasses.replace(options, **changes) if changes else options
 
     def objective_parts(self, result):
         """(objective, penalty, diagnostics dict) of a result (jnp)."""
@@ -159,11 +178,13 @@ class Evaluator:
         self.progress = progress
         self.state = None
         self.history = []
+        self.failures = []
         self.cache = {}
         p = problem
+        options = problem.options
 
         def total(params, initial):
-            result = design.solve(p.scene.with_parameters(params), dtype=p.dtype, initial=initial)
+            result = design.solve(p.scene.with_parameters(params), dtype=p.dtype, options=options, initial=initial)
             obj, penalty, info = p.objective_parts(result)
             return obj + penalty, (info, result.state, result.info.converged, result.rack_inlet_max)
 
@@ -182,10 +203,19 @@ class Evaluator:
         x = self.values(u)
         params = {k: jnp.asarray(v, p.dtype) for k, v in x.items()}
         start = time.perf_counter()
-        (value, (info, state, converged, inlet_max)), grad = self._value_and_grad(params, self.state)
-        if not bool(converged):
-            raise RuntimeError("a steady solve did not converge during the optimization; "
-                               "no gradient (try a coarser cell or a smaller step)")
+        try:
+            (value, (info, state, converged, inlet_max)), grad = self._value_and_grad(params, self.state)
+            if not bool(converged):
+                raise NotConverged("the steady solve did not converge")
+        except (AdjointNotConverged, NotConverged) as error:
+            failure = {"evaluation": len(self.history) + len(self.failures) + 1, "failed": str(error).splitlines()[0],
+                       "parameters": {k: float(v) for k, v in x.items()}, "seconds": time.perf_counter() - start}
+            self.failures.append(failure)
+            if self.progress is not None:
+                self.progress(failure)
+            raise NotConverged(f"a steady solve did not converge within {p.options.max_steps} steps to change "
+                               f"rates of {p.options.tol:g} during the optimization; no gradient (try a coarser "
+                               "cell, a looser optimize.tolerance, more optimize.max_steps or tighter bounds)") from error
         self.state = state
         g = np.array([float(grad[n]) for n in p.names]) * (p.upper - p.lower)
         record = {"evaluation": len(self.history) + 1, "value": float(value),
@@ -235,12 +265,17 @@ def projected_gradient(evaluate: Evaluator, u0, iterations: int, step: float = 0
             trial = project(p, u - alpha * g)
             if np.max(np.abs(trial - u)) < 1e-9:
                 return u, "converged: projected step below 1e-9"
-            ft, gt = evaluate(trial)
+            try:
+                ft, gt = evaluate(trial)
+            except NotConverged:
+                # a trial point whose steady solve does not converge: a failed line-search step
+                alpha *= 0.5
+                continue
             if ft <= f - 1e-4 * float(np.dot(g, u - trial)):
                 break
             alpha *= 0.5
         else:
-            return u, "line search failed (no decrease in 8 halvings)"
+            return u, "line search failed (no decrease, or no converged trial, in 8 halvings)"
         u, f, g = trial, ft, gt
         alpha *= 1.5
     return u, message

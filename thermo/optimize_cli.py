@@ -92,7 +92,17 @@ def optimize_command(args, console, load_scene) -> int:
                       f"{spec.intake_margin:g} K below by a penalty)" +
                       ("; cooler loads <= capacity" if spec.capacity and plain.coolers else ""))
 
+    options = problem.options
+    console.print(f"steady solve per evaluation: change rates below {options.tol:g} within "
+                  f"{options.max_steps:,} steps; adjoint (GMRES) to {options.adjoint_tol:g}")
+    failures = []
+
     def progress(record):
+        if "failed" in record:
+            failures.append(record)
+            console.print(f"  eval {record['evaluation']:3d}: not converged ({record['failed']}), no gradient; "
+                          f"({record['seconds']:.1f} s)", markup=False)
+            return
         console.print(f"  eval {record['evaluation']:3d}: objective {record['objective']:.4f}  "
                       f"penalty {record['penalty']:.3g}  max intake {record['max_intake_C']:.2f} C  "
                       f"cooling {record['cooling_power_kW']:.2f} kW  |grad| {record['gradient_norm']:.3g}  "
@@ -100,6 +110,9 @@ def optimize_command(args, console, load_scene) -> int:
 
     from .adjoint import AdjointNotConverged
 
+    import time
+
+    started = time.perf_counter()
     try:
         with jax.enable_x64(problem.dtype == np.float64):
             values, history, message = opt.run(problem, progress)
@@ -108,6 +121,7 @@ def optimize_command(args, console, load_scene) -> int:
         console.print(f"[red]error: the optimization stopped[/red]: {error}. No output was written "
                       "(try tighter bounds, a coarser --cell, or more solver steps).")
         return 3
+    optimize_seconds = time.perf_counter() - started
     first, best = history[0], min(history, key=lambda r: r["value"])
     console.print(f"optimizer: {message}; best of {len(history)} evaluations: objective "
                   f"{first['objective']:.4f} -> {best['objective']:.4f}")
@@ -117,11 +131,14 @@ def optimize_command(args, console, load_scene) -> int:
         if not args.no_verify:
             console.print("verifying: fresh forward solve of the optimized scenario ...")
             verification = opt.verify(path, problem)
+        verify_seconds = time.perf_counter() - started - optimize_seconds
         names = [r.name for r in plain.racks]
         verified = [r["inlet_max_C"] for r in verification["summary"]["racks"]] if verification else None
         record = {
             "scenario": plain.name, "source": str(args.scenario), "settings": spec.model_dump(),
             "grid_shape": list(grid.shape), "cells": int(grid.cells), "message": message,
+            "steady_options": {"tol": options.tol, "max_steps": options.max_steps, "adjoint_tol": options.adjoint_tol},
+            "optimize_seconds": optimize_seconds, "verify_seconds": verify_seconds,
             "parameters": {n: {"before": float(problem.scene.values[n]), "after": values[n],
                                "bounds": [float(lo), float(hi)]}
                            for n, lo, hi in zip(problem.names, problem.lower, problem.upper)},
@@ -130,6 +147,7 @@ def optimize_command(args, console, load_scene) -> int:
             "after": {k: best[k] for k in ("objective", "max_intake_C", "cooling_power_kW", "penalty",
                                             "rack_inlet_max_C")},
             "history": history,
+            "failed_evaluations": failures,
             "verification": None if verification is None else verification["checks"],
             "verification_summary": None if verification is None else verification["summary"],
         }
