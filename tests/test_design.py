@@ -165,11 +165,13 @@ def test_optimize_tolerance_and_max_steps_reach_the_steady_options(tmp_path):
     default = opt.problem_from_scene(TINY)
     assert default.options == design.default_options(np.float64)
     raw = yaml.safe_load(TINY.read_text())
-    raw["optimize"].update(tolerance=1e-6, max_steps=12000)
+    raw["optimize"].update(tolerance=1e-6, max_steps=12000, gradient="finite_difference", finite_difference_step=0.02)
     path = tmp_path / "tol.yaml"
     path.write_text(yaml.safe_dump(raw))
-    options = opt.problem_from_scene(path).options
+    problem = opt.problem_from_scene(path)
+    options = problem.options
     assert (options.tol, options.max_steps) == (1e-6, 12000)
+    assert (problem.spec.gradient, problem.spec.finite_difference_step) == ("finite_difference", 0.02)
     assert options.adjoint_tol == design.default_options(np.float64).adjoint_tol
     raw["optimize"]["tolerance"] = 0
     path.write_text(yaml.safe_dump(raw))

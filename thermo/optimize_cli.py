@@ -93,8 +93,13 @@ def optimize_command(args, console, load_scene) -> int:
                       ("; cooler loads <= capacity" if spec.capacity and plain.coolers else ""))
 
     options = problem.options
+    if spec.gradient == "finite_difference":
+        gradient = (f"finite differences ({len(problem.names) + 1} steady solves per evaluation, step "
+                    f"{spec.finite_difference_step:g} x bound range)")
+    else:
+        gradient = f"adjoint ({options.adjoint_method}) to {options.adjoint_tol:g}"
     console.print(f"steady solve per evaluation: change rates below {options.tol:g} within "
-                  f"{options.max_steps:,} steps; adjoint (GMRES) to {options.adjoint_tol:g}")
+                  f"{options.max_steps:,} steps; gradient: {gradient}")
     failures = []
 
     def progress(record):
@@ -137,7 +142,8 @@ def optimize_command(args, console, load_scene) -> int:
         record = {
             "scenario": plain.name, "source": str(args.scenario), "settings": spec.model_dump(),
             "grid_shape": list(grid.shape), "cells": int(grid.cells), "message": message,
-            "steady_options": {"tol": options.tol, "max_steps": options.max_steps, "adjoint_tol": options.adjoint_tol},
+            "steady_options": {"tol": options.tol, "max_steps": options.max_steps, "adjoint_tol": options.adjoint_tol,
+                               "gradient": spec.gradient},
             "optimize_seconds": optimize_seconds, "verify_seconds": verify_seconds,
             "parameters": {n: {"before": float(problem.scene.values[n]), "after": values[n],
                                "bounds": [float(lo), float(hi)]}
