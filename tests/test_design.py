@@ -155,6 +155,9 @@ def test_projection_keeps_the_total_power():
     u = opt.project(problem, np.array([0.9, 0.8, -0.2]))
     x = problem.lower + u * (problem.upper - problem.lower)
     assert abs(x.sum() - 12.0) < 1e-9 and np.all(u >= 0) and np.all(u <= 1)
+    # a long step below the box: the projection keeps the order of the variables (it does not clip first)
+    u = opt.project(problem, np.array([-0.5, -1.0, -2.0]))
+    assert abs((problem.lower + u * (problem.upper - problem.lower)).sum() - 12.0) < 1e-9 and u[0] > u[1] > u[2]
 
 
 def test_optimize_tolerance_and_max_steps_reach_the_steady_options(tmp_path):

@@ -265,14 +265,16 @@ class Evaluator:
 def project(problem: Problem, u: np.ndarray) -> np.ndarray:
     """Projection of scaled variables onto the bounds and, with fixed total power, onto the
     hyperplane of that total (bisection on a shift of the power variables)."""
-    u = np.clip(u, 0.0, 1.0)
+    v = np.asarray(u, float)
+    u = np.clip(v, 0.0, 1.0)
     if not (problem.spec.fixed_total_power and problem.power_names):
         return u
     idx = np.array([problem.names.index(n) for n in problem.power_names])
     lo, span = problem.lower[idx], problem.upper[idx] - problem.lower[idx]
+    v = v[idx]      # the power variables unclipped: clipping before the shift loses where they were
 
     def total(shift):
-        return float(np.sum(lo + span * np.clip(u[idx] - shift / span, 0.0, 1.0)))
+        return float(np.sum(lo + span * np.clip(v - shift / span, 0.0, 1.0)))
 
     a, b = -problem.total_power, problem.total_power
     for _ in range(200):
@@ -282,7 +284,7 @@ def project(problem: Problem, u: np.ndarray) -> np.ndarray:
         else:
             b = mid
     out = u.copy()
-    out[idx] = np.clip(u[idx] - 0.5 * (a + b) / span, 0.0, 1.0)
+    out[idx] = np.clip(v - 0.5 * (a + b) / span, 0.0, 1.0)
     return out
 
 
