@@ -276,7 +276,8 @@ def project(problem: Problem, u: np.ndarray) -> np.ndarray:
     def total(shift):
         return float(np.sum(lo + span * np.clip(v - shift / span, 0.0, 1.0)))
 
-    a, b = -problem.total_power, problem.total_power
+    reach = (float(np.max(np.abs(v))) + 1.0) * float(np.max(span))     # any shift that matters lies within
+    a, b = -reach, reach
     for _ in range(200):
         mid = 0.5 * (a + b)
         if total(mid) > problem.total_power:
