@@ -105,7 +105,7 @@ def optimize_command(args, console, load_scene) -> int:
     def progress(record):
         if "failed" in record:
             failures.append(record)
-            console.print(f"  eval {record['evaluation']:3d}: not converged ({record['failed']}), no gradient; "
+            console.print(f"  trial point not converged ({record['failed']}), no gradient; "
                           f"({record['seconds']:.1f} s)", markup=False)
             return
         console.print(f"  eval {record['evaluation']:3d}: objective {record['objective']:.4f}  "
