@@ -30,7 +30,7 @@ def plot_history(history, path, title: str) -> None:
     fig, ax = plt.subplots(1, 2, figsize=(9, 3.2))
     ax[0].plot(n, [r["objective"] for r in history], "o-", label="objective")
     ax[0].plot(n, [r["value"] for r in history], ".--", label="objective + penalty")
-    ax[0].set_xlabel("evaluation (steady solve + adjoint)")
+    ax[0].set_xlabel("evaluation (steady solve + gradient)")
     ax[0].legend()
     ax[1].plot(n, [r["max_intake_C"] for r in history], "o-", color="C3")
     ax[1].set_xlabel("evaluation")
