@@ -155,6 +155,31 @@ def test_projection_keeps_the_total_power():
     u = opt.project(problem, np.array([0.9, 0.8, -0.2]))
     x = problem.lower + u * (problem.upper - problem.lower)
     assert abs(x.sum() - 12.0) < 1e-9 and np.all(u >= 0) and np.all(u <= 1)
+    # a long step below the box: the projection keeps the order of the variables (it does not clip first)
+    u = opt.project(problem, np.array([-0.5, -1.0, -2.0]))
+    assert abs((problem.lower + u * (problem.upper - problem.lower)).sum() - 12.0) < 1e-9 and u[0] > u[1] > u[2]
+
+
+def test_optimize_tolerance_and_max_steps_reach_the_steady_options(tmp_path):
+    import yaml
+
+    from thermo import optimize as opt
+
+    default = opt.problem_from_scene(TINY)
+    assert default.options == design.default_options(np.float64)
+    raw = yaml.safe_load(TINY.read_text())
+    raw["optimize"].update(tolerance=1e-6, max_steps=12000, gradient="finite_difference", finite_difference_step=0.02)
+    path = tmp_path / "tol.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    problem = opt.problem_from_scene(path)
+    options = problem.options
+    assert (options.tol, options.max_steps) == (1e-6, 12000)
+    assert (problem.spec.gradient, problem.spec.finite_difference_step) == ("finite_difference", 0.02)
+    assert options.adjoint_tol == design.default_options(np.float64).adjoint_tol
+    raw["optimize"]["tolerance"] = 0
+    path.write_text(yaml.safe_dump(raw))
+    with pytest.raises(ScenarioError, match="tolerance"):
+        opt.problem_from_scene(path)
 
 
 def test_thermo_solve_is_callable_and_still_the_core_module():

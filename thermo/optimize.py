@@ -26,6 +26,7 @@ The problem comes from a scenario's ``optimize:`` section
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import json
 import math
@@ -40,7 +41,12 @@ import numpy as np
 import yaml
 
 from . import design, metrics
+from .adjoint import AdjointNotConverged
 from .scene import ScenarioError
+
+
+class NotConverged(RuntimeError):
+    """An evaluation whose steady solve (or adjoint) did not converge: it has no gradient."""
 
 
 def intake_limit(spec, ashrae_class: str) -> float | None:
@@ -79,6 +85,19 @@ class Problem:
     dtype: object
     power_names: list = field(default_factory=list)
     total_power: float = 0.0
+
+    @property
+    def options(self):
+        """The steady-solve options of every evaluation: :func:`thermo.design.default_options`
+        with the spec's ``tolerance`` and ``max_steps`` where given."""
+        options = design.default_options(self.dtype)
+        spec = self.spec
+        changes = {}
+        if getattr(spec, "tolerance", None) is not None:
+            changes["tol"] = float(spec.tolerance)
+        if getattr(spec, "max_steps", None) is not None:
+            changes["max_steps"] = int(spec.max_steps)
+        return dataclasses.replace(options, **changes) if changes else options
 
     def objective_parts(self, result):
         """(objective, penalty, diagnostics dict) of a result (jnp)."""
@@ -159,11 +178,13 @@ class Evaluator:
         self.progress = progress
         self.state = None
         self.history = []
+        self.failures = []
         self.cache = {}
         p = problem
+        options = problem.options
 
         def total(params, initial):
-            result = design.solve(p.scene.with_parameters(params), dtype=p.dtype, initial=initial)
+            result = design.solve(p.scene.with_parameters(params), dtype=p.dtype, options=options, initial=initial)
             obj, penalty, info = p.objective_parts(result)
             return obj + penalty, (info, result.state, result.info.converged, result.rack_inlet_max)
 
@@ -174,6 +195,34 @@ class Evaluator:
         x = p.lower + (p.upper - p.lower) * np.asarray(u, float)
         return dict(zip(p.names, x))
 
+    def _finite_difference(self, u, x):
+        """Value and one-sided finite-difference gradient in the scaled variables: one steady
+        solve at u, then one per parameter at u + h e_i (u - h e_i at the upper bound), each
+        warm-started from the solve at u."""
+        p = self.problem
+        h = float(p.spec.finite_difference_step)
+
+        def one(values, initial):
+            params = {k: jnp.asarray(v, p.dtype) for k, v in values.items()}
+            result = design.solve(p.scene.with_parameters(params), dtype=p.dtype, options=p.options, initial=initial)
+            if not result.converged:
+                raise NotConverged(f"the steady solve did not converge (change rates "
+                                   f"{float(result.info.rate_velocity):.2g}, {float(result.info.rate_temperature):.2g} "
+                                   f"after {int(result.info.steps)} steps)")
+            obj, penalty, info = p.objective_parts(result)
+            return float(obj + penalty), info, result
+
+        value, info, result = one(x, self.state)
+        g = np.zeros(len(p.names))
+        u = np.asarray(u, float)
+        for i in range(len(p.names)):
+            step = h if u[i] + h <= 1.0 else -h
+            shifted = u.copy()
+            shifted[i] += step
+            fi, _, _ = one(self.values(shifted), result.state)
+            g[i] = (fi - value) / step
+        return value, info, result.state, result.rack_inlet_max, g
+
     def __call__(self, u):
         key = tuple(np.round(np.asarray(u, float), 14))
         if key in self.cache:
@@ -182,12 +231,26 @@ class Evaluator:
         x = self.values(u)
         params = {k: jnp.asarray(v, p.dtype) for k, v in x.items()}
         start = time.perf_counter()
-        (value, (info, state, converged, inlet_max)), grad = self._value_and_grad(params, self.state)
-        if not bool(converged):
-            raise RuntimeError("a steady solve did not converge during the optimization; "
-                               "no gradient (try a coarser cell or a smaller step)")
+        try:
+            if getattr(p.spec, "gradient", "adjoint") == "finite_difference":
+                value, info, state, inlet_max, g = self._finite_difference(u, x)
+            else:
+                (value, (info, state, converged, inlet_max)), grad = self._value_and_grad(params, self.state)
+                if not bool(converged):
+                    raise NotConverged("the steady solve did not converge")
+                g = np.array([float(grad[n]) for n in p.names]) * (p.upper - p.lower)
+        except (AdjointNotConverged, NotConverged) as error:
+            failure = {"evaluation": len(self.history) + len(self.failures) + 1, "failed": str(error).splitlines()[0],
+                       "parameters": {k: float(v) for k, v in x.items()}, "seconds": time.perf_counter() - start}
+            self.failures.append(failure)
+            if self.progress is not None:
+                self.progress(failure)
+            o = p.options
+            raise NotConverged(f"an evaluation has no gradient: {failure['failed']} (steady solve: change rates "
+                               f"below {o.tol:g} within {o.max_steps} steps; adjoint to {o.adjoint_tol:g}); try a "
+                               "coarser cell, a looser optimize.tolerance, more optimize.max_steps or tighter "
+                               "bounds") from error
         self.state = state
-        g = np.array([float(grad[n]) for n in p.names]) * (p.upper - p.lower)
         record = {"evaluation": len(self.history) + 1, "value": float(value),
                   **{k: float(v) for k, v in info.items()}, "rack_inlet_max_C": [float(t) for t in inlet_max],
                   "parameters": {k: float(v) for k, v in x.items()}, "seconds": time.perf_counter() - start,
@@ -202,16 +265,19 @@ class Evaluator:
 def project(problem: Problem, u: np.ndarray) -> np.ndarray:
     """Projection of scaled variables onto the bounds and, with fixed total power, onto the
     hyperplane of that total (bisection on a shift of the power variables)."""
-    u = np.clip(u, 0.0, 1.0)
+    v = np.asarray(u, float)
+    u = np.clip(v, 0.0, 1.0)
     if not (problem.spec.fixed_total_power and problem.power_names):
         return u
     idx = np.array([problem.names.index(n) for n in problem.power_names])
     lo, span = problem.lower[idx], problem.upper[idx] - problem.lower[idx]
+    v = v[idx]      # the power variables unclipped: clipping before the shift loses where they were
 
     def total(shift):
-        return float(np.sum(lo + span * np.clip(u[idx] - shift / span, 0.0, 1.0)))
+        return float(np.sum(lo + span * np.clip(v - shift / span, 0.0, 1.0)))
 
-    a, b = -problem.total_power, problem.total_power
+    reach = (float(np.max(np.abs(v))) + 1.0) * float(np.max(span))     # any shift that matters lies within
+    a, b = -reach, reach
     for _ in range(200):
         mid = 0.5 * (a + b)
         if total(mid) > problem.total_power:
@@ -219,7 +285,7 @@ def project(problem: Problem, u: np.ndarray) -> np.ndarray:
         else:
             b = mid
     out = u.copy()
-    out[idx] = np.clip(u[idx] - 0.5 * (a + b) / span, 0.0, 1.0)
+    out[idx] = np.clip(v - 0.5 * (a + b) / span, 0.0, 1.0)
     return out
 
 
@@ -235,12 +301,17 @@ def projected_gradient(evaluate: Evaluator, u0, iterations: int, step: float = 0
             trial = project(p, u - alpha * g)
             if np.max(np.abs(trial - u)) < 1e-9:
                 return u, "converged: projected step below 1e-9"
-            ft, gt = evaluate(trial)
+            try:
+                ft, gt = evaluate(trial)
+            except NotConverged:
+                # a trial point whose steady solve does not converge: a failed line-search step
+                alpha *= 0.5
+                continue
             if ft <= f - 1e-4 * float(np.dot(g, u - trial)):
                 break
             alpha *= 0.5
         else:
-            return u, "line search failed (no decrease in 8 halvings)"
+            return u, "line search failed (no decrease, or no converged trial, in 8 halvings)"
         u, f, g = trial, ft, gt
         alpha *= 1.5
     return u, message

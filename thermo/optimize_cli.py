@@ -30,7 +30,7 @@ def plot_history(history, path, title: str) -> None:
     fig, ax = plt.subplots(1, 2, figsize=(9, 3.2))
     ax[0].plot(n, [r["objective"] for r in history], "o-", label="objective")
     ax[0].plot(n, [r["value"] for r in history], ".--", label="objective + penalty")
-    ax[0].set_xlabel("evaluation (steady solve + adjoint)")
+    ax[0].set_xlabel("evaluation (steady solve + gradient)")
     ax[0].legend()
     ax[1].plot(n, [r["max_intake_C"] for r in history], "o-", color="C3")
     ax[1].set_xlabel("evaluation")
@@ -92,7 +92,22 @@ def optimize_command(args, console, load_scene) -> int:
                       f"{spec.intake_margin:g} K below by a penalty)" +
                       ("; cooler loads <= capacity" if spec.capacity and plain.coolers else ""))
 
+    options = problem.options
+    if spec.gradient == "finite_difference":
+        gradient = (f"finite differences ({len(problem.names) + 1} steady solves per evaluation, step "
+                    f"{spec.finite_difference_step:g} x bound range)")
+    else:
+        gradient = f"adjoint ({options.adjoint_method}) to {options.adjoint_tol:g}"
+    console.print(f"steady solve per evaluation: change rates below {options.tol:g} within "
+                  f"{options.max_steps:,} steps; gradient: {gradient}")
+    failures = []
+
     def progress(record):
+        if "failed" in record:
+            failures.append(record)
+            console.print(f"  trial point not converged ({record['failed']}), no gradient; "
+                          f"({record['seconds']:.1f} s)", markup=False)
+            return
         console.print(f"  eval {record['evaluation']:3d}: objective {record['objective']:.4f}  "
                       f"penalty {record['penalty']:.3g}  max intake {record['max_intake_C']:.2f} C  "
                       f"cooling {record['cooling_power_kW']:.2f} kW  |grad| {record['gradient_norm']:.3g}  "
@@ -100,6 +115,9 @@ def optimize_command(args, console, load_scene) -> int:
 
     from .adjoint import AdjointNotConverged
 
+    import time
+
+    started = time.perf_counter()
     try:
         with jax.enable_x64(problem.dtype == np.float64):
             values, history, message = opt.run(problem, progress)
@@ -108,6 +126,7 @@ def optimize_command(args, console, load_scene) -> int:
         console.print(f"[red]error: the optimization stopped[/red]: {error}. No output was written "
                       "(try tighter bounds, a coarser --cell, or more solver steps).")
         return 3
+    optimize_seconds = time.perf_counter() - started
     first, best = history[0], min(history, key=lambda r: r["value"])
     console.print(f"optimizer: {message}; best of {len(history)} evaluations: objective "
                   f"{first['objective']:.4f} -> {best['objective']:.4f}")
@@ -117,11 +136,15 @@ def optimize_command(args, console, load_scene) -> int:
         if not args.no_verify:
             console.print("verifying: fresh forward solve of the optimized scenario ...")
             verification = opt.verify(path, problem)
+        verify_seconds = time.perf_counter() - started - optimize_seconds
         names = [r.name for r in plain.racks]
         verified = [r["inlet_max_C"] for r in verification["summary"]["racks"]] if verification else None
         record = {
             "scenario": plain.name, "source": str(args.scenario), "settings": spec.model_dump(),
             "grid_shape": list(grid.shape), "cells": int(grid.cells), "message": message,
+            "steady_options": {"tol": options.tol, "max_steps": options.max_steps, "adjoint_tol": options.adjoint_tol,
+                               "gradient": spec.gradient},
+            "optimize_seconds": optimize_seconds, "verify_seconds": verify_seconds,
             "parameters": {n: {"before": float(problem.scene.values[n]), "after": values[n],
                                "bounds": [float(lo), float(hi)]}
                            for n, lo, hi in zip(problem.names, problem.lower, problem.upper)},
@@ -130,6 +153,7 @@ def optimize_command(args, console, load_scene) -> int:
             "after": {k: best[k] for k in ("objective", "max_intake_C", "cooling_power_kW", "penalty",
                                             "rack_inlet_max_C")},
             "history": history,
+            "failed_evaluations": failures,
             "verification": None if verification is None else verification["checks"],
             "verification_summary": None if verification is None else verification["summary"],
         }

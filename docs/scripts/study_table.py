@@ -31,8 +31,24 @@ def main(folders):
         print(f"| cooling power (kW) | {b['cooling_power_kW']:.3f} | {a['cooling_power_kW']:.3f} |")
         print(f"| penalty | {b['penalty']:.3g} | {a['penalty']:.3g} |")
         h = r["history"]
-        print(f"\n{len(h)} evaluations (steady solve + adjoint each), mean {sum(x['seconds'] for x in h) / len(h):.1f} s; "
-              f"optimizer: {r['message']}")
+        how = (r.get("steady_options") or {}).get("gradient", "adjoint")
+        each = "steady solve + adjoint" if how == "adjoint" else f"{len(r['parameters']) + 1} steady solves (finite differences)"
+        print(f"\n{len(h)} evaluations ({each} each), mean {sum(x['seconds'] for x in h) / len(h):.1f} s; "
+              f"{len(r.get('failed_evaluations') or [])} unconverged trial points; optimizer: {r['message']}")
+        if "optimize_seconds" in r:
+            print(f"wall time: optimization {r['optimize_seconds']:.0f} s, verification {r['verify_seconds']:.0f} s; "
+                  f"steady options {json.dumps(r['steady_options'])}")
+        names = [x["name"] for x in r["verification_summary"]["racks"]] if r.get("verification_summary") else []
+        if names:
+            verified = [x["inlet_max_C"] for x in r["verification_summary"]["racks"]]
+            powers = {n.split(".")[1]: p for n, p in r["parameters"].items() if n.endswith(".power")}
+            print("\n| rack | " + ("power before (kW) | power after (kW) | " if powers else "") +
+                  "inlet max before (degC) | after, design model | after, fresh solve |")
+            print("|---|" + ("---|---|" if powers else "") + "---|---|---|")
+            for k, n in enumerate(names):
+                pw = (f"{powers[n]['before'] / 1e3:.2f} | {powers[n]['after'] / 1e3:.2f} | " if n in powers else
+                      ("| | " if powers else ""))
+                print(f"| {n} | {pw}{b['rack_inlet_max_C'][k]:.2f} | {a['rack_inlet_max_C'][k]:.2f} | {verified[k]:.2f} |")
         if r.get("verification"):
             v = r["verification"]
             print(f"verification (fresh `thermo.hall.solve` of the written scenario): {json.dumps(v)}")

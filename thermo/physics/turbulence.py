@@ -97,7 +97,15 @@ def strain_rate_magnitude(velocity, grid: Grid):
             elif j > i:
                 sij = 0.5 * (centre_gradient(centred[i], grid, j) + centre_gradient(centred[j], grid, i))
                 total = total + 4.0 * sij * sij
-    return jnp.sqrt(total)
+    return _safe_sqrt(total)
+
+
+def _safe_sqrt(x):
+    """sqrt(x) with a finite derivative at x = 0 (zero there, not 0 * inf = NaN), so that
+    gradients through a field at rest (solid cells, stagnation points) stay finite; the value
+    is exactly jnp.sqrt(x)."""
+    positive = x > 0
+    return jnp.where(positive, jnp.sqrt(jnp.where(positive, x, 1.0)), 0.0)
 
 
 def eddy_viscosity(model: str, velocity, grid: Grid, distance, fluid_fraction):
@@ -108,7 +116,7 @@ def eddy_viscosity(model: str, velocity, grid: Grid, distance, fluid_fraction):
         length = jnp.minimum(VON_KARMAN * distance, 0.09 * jnp.max(distance))
         nu_t = length**2 * strain_rate_magnitude(velocity, grid)
     elif model == "zero_equation":
-        speed = jnp.sqrt(jnp.sum(cell_centred_velocity(velocity) ** 2, axis=0))
+        speed = _safe_sqrt(jnp.sum(cell_centred_velocity(velocity) ** 2, axis=0))
         nu_t = 0.03874 * speed * distance
     else:
         raise ValueError(f"turbulence model must be one of {MODELS}, not {model!r}")

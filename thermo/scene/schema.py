@@ -561,7 +561,14 @@ class Optimize(Strict):
     temperature, or ``none``; kept with ``intake_margin`` (K) to spare by a quadratic
     penalty of weight ``penalty`` (objective units per K^2).  capacity: keep every cooler's
     load below ``capacity_margin`` x its capacity (same penalty).  fixed_total_power:
-    rack powers keep their sum (workload placement; projected gradients).
+    rack powers keep their sum (workload placement; projected gradients).  tolerance and
+    max_steps: the steady solve of every evaluation stops when the change rates fall below
+    ``tolerance`` (default: :func:`thermo.design.default_options`, 1e-8 in f64 and 1e-4 in
+    f32) or after ``max_steps`` pseudo-time steps (default 40000); an unconverged evaluation
+    has no gradient.  gradient: ``adjoint`` (one backward pass per evaluation) or
+    ``finite_difference`` (one extra warm-started steady solve per parameter, a one-sided step
+    of ``finite_difference_step`` x the parameter's bound range), for halls whose adjoint does
+    not converge.
     """
 
     objective: Literal["max_intake", "cooling_power"] = "max_intake"
@@ -578,6 +585,10 @@ class Optimize(Strict):
     chiller: Chiller = Chiller()
     cell: PositiveLength | None = None
     precision: Literal["f32", "f64"] = "f64"
+    tolerance: Annotated[float, Field(gt=0, lt=1)] | None = None
+    max_steps: Annotated[int, Field(ge=100)] | None = None
+    gradient: Literal["adjoint", "finite_difference"] = "adjoint"
+    finite_difference_step: Annotated[float, Field(gt=0, le=0.5)] = 0.01
 
 
 class ScenarioFile(Strict):
