@@ -372,7 +372,9 @@ def _krylov(transpose_step, b, restart: int, budget, tol, max_power: int = 256):
 
     def cond(carry):
         _, r, count, _ = carry
-        return (count < budget) & ~(jnp.linalg.norm(r) / b_norm < tol)
+        residual = jnp.linalg.norm(r) / b_norm
+        # a non-finite residual cannot recover: stop and let the caller report it
+        return (count < budget) & ~(residual < tol) & jnp.isfinite(residual)
 
     def body(carry):
         x, r, count, k = carry
