@@ -12,7 +12,9 @@ implicit-function theorem gives
 and the adjoint lambda solves the linear system (I - (dF/dS)^T) lambda =
 dL/dS.  Each product with (dF/dS)^T is one :func:`jax.vjp` of the same step.
 By default the system is solved by restarted GMRES (``adjoint_method =
-"gmres"``): the step map's slow modes (eigenvalues of dF/dS near 1, the
+"gmres"``, with an adaptive Neumann-polynomial preconditioner, see
+:func:`_krylov`; frozen solid-cell values are left out, see
+:func:`_live_components`): the step map's slow modes (eigenvalues of dF/dS near 1, the
 ones that make the forward march take thousands of steps) are what a Krylov
 method removes first, so the adjoint needs far fewer products than the
 forward needed steps.  ``"fixed_point"`` iterates lambda = (dF/dS)^T lambda +
@@ -320,10 +322,10 @@ def _krylov(transpose_step, b, restart: int, budget, tol, max_power: int = 256):
     (I - J^{Tk}) x = (I + J^T + ... + J^{T(k-1)}) b, whose GMRES(m) cycle
     contains m*k fixed-point steps among its polynomials.  k starts at 1 (plain
     GMRES, best when the step map is close to normal) and doubles, up to
-    ``max_power``, whenever a cycle fails to halve the true residual: a strongly
-    non-normal step map (advection through a hall) makes short restarted cycles
-    stagnate, and the longer polynomial keeps the asymptotic rate of the fixed
-    point while GMRES removes its slowest modes.
+    ``max_power``, whenever a cycle fails to halve the true residual: a guard
+    for strongly non-normal step maps (advection), on which short restarted
+    cycles can stagnate; the longer polynomial keeps the asymptotic rate of the
+    fixed point while GMRES removes its slowest modes.
 
     Arnoldi uses classical Gram-Schmidt applied twice (as accurate as the
     modified process, and two products with the basis instead of a loop).  Every
