@@ -117,6 +117,19 @@ def test_error_wrong_unit_kind():
     expect_error(_rack(small_dict(), power="8 m"), "rack X01", "power", "length")
 
 
+def test_solver_limiter_reaches_the_hall_and_design_numerics():
+    import thermo.design
+    import thermo.hall
+
+    raw = mutate(lambda r: r.setdefault("solver", {}).update(limiter="smooth"))
+    scene = thermo.scene.from_dict(raw)
+    assert thermo.hall.build(scene, cell_size=0.6).numerics.limiter == "smooth"
+    design = thermo.design.load(ROOT / "tests" / "data" / "design-tiny.yaml")
+    assert design.model(np.float32).numerics_base.limiter == design.scene.solver.limiter
+    expect_error(mutate(lambda r: r.setdefault("solver", {}).update(limiter="superbee")), "solver", "limiter",
+                 "smooth")
+
+
 def test_error_row_power_list_length():
     def change(raw):
         raw["rows"][0]["power"] = ["8 kW"] * 5

@@ -413,7 +413,7 @@ class DesignModel:
         self.base_problem = self.background["fields"].to_problem(self.fluid, self.dtype)
         full_model = self.full
         self.numerics_base = Numerics(
-            turbulence=scene.solver.turbulence, cfl=scene.solver.cfl,
+            turbulence=scene.solver.turbulence, cfl=scene.solver.cfl, limiter=scene.solver.limiter,
             max_dt=scene.solver.cfl * hall._largest_cell(grid) / max(hall._equipment_speed(scene, full_model["fields"]),
                                                                      0.1))
         self._build_racks()

@@ -149,7 +149,7 @@ def build(scene: Scene, cell_size: float | None = None, dtype=np.float32) -> Hal
     openings = build_openings(scene, fields)
     build_containment(scene, fields)
     problem = fields.to_problem(fluid_of(scene), dtype)
-    numerics = Numerics(turbulence=scene.solver.turbulence, cfl=scene.solver.cfl,
+    numerics = Numerics(turbulence=scene.solver.turbulence, cfl=scene.solver.cfl, limiter=scene.solver.limiter,
                         local_time_step=scene.solver.local_time_step,
                         max_dt=scene.solver.cfl * _largest_cell(grid) / max(_equipment_speed(scene, fields), 0.1))
     schedule = build_schedule(scene)
@@ -594,7 +594,8 @@ def solve_transient(model: HallModel, end_time: float | None = None, report_ever
         initial = steady.state
     state0 = initial.replace(time=jnp.zeros_like(initial.time), tracers=jnp.zeros((0, *model.grid.shape),
                                                                                    initial.temperature.dtype))
-    numerics = Numerics(turbulence=model.numerics.turbulence, cfl=model.numerics.cfl, scheme="rk2")
+    numerics = Numerics(turbulence=model.numerics.turbulence, cfl=model.numerics.cfl,
+                        limiter=model.numerics.limiter, scheme="rk2")
     solver = Solver(model.problem, numerics, chunk=100, coupling=model.transient_coupling, layout=model.layout)
     probe = _rack_probe(model)
     n = model.racks.count

@@ -51,6 +51,7 @@ class Numerics:
 
     Attributes:
       limiter: slope limiter of the bounded advection scheme ("koren",
+        "smooth" (continuously differentiable, for design gradients),
         "van_leer", "minmod", or "upwind" for first order).
       turbulence: "laminar", "mixing_length" or "zero_equation".
       scheme: "euler" (steady pseudo-time marching) or "rk2" (transients).

@@ -103,6 +103,7 @@ class SolverSpec(Strict):
     tolerance: Annotated[float, Field(gt=0)] = 2e-3
     monitor_tolerance: Annotated[TemperatureDifference, Field(gt=0)] = 0.05
     cfl: Annotated[float, Field(gt=0, le=1)] = 0.45
+    limiter: Literal["koren", "smooth", "van_leer", "minmod", "upwind"] = "koren"
     local_time_step: Annotated[float, Field(ge=1, le=100)] = 10.0
 
 
