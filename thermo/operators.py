@@ -111,18 +111,25 @@ def upwind(r):
 
 
 def smooth(r):
-    """A continuously differentiable TVD limiter: 2 r^2 / (1 + r^2) for r > 0, else 0.
+    """A continuously differentiable TVD limiter: r^2 / (r^2 - r + 1) for r > 0, else 0.
 
-    Second order (psi(1) = 1), inside the TVD region (psi <= min(2 r, 2)), and,
-    unlike Koren's, van Leer's or minmod, without kinks: psi and psi' are
-    continuous everywhere (psi'(0) = 0 from both sides).  A steady state computed
-    with a kinked limiter is only piecewise smooth in the design parameters, so
-    its adjoint gradient and central differences disagree wherever a face's slope
-    ratio sits near a kink (up to 5 % on tests/data/design-tiny.yaml with Koren,
-    docs/gradients.md); this one is for gradient-based design.  Written as
-    2 - 2 / (1 + r^2) so that a huge r (a flat downwind difference) gives 2, not inf/inf.
+    Second order (psi(1) = 1, psi'(1) = 1), inside the TVD region (psi <= 2 r,
+    largest value 4/3 at r = 2, tending to 1 like van Albada's), and, unlike Koren's,
+    van Leer's or minmod, without kinks: psi and psi' are continuous everywhere
+    (psi'(0) = 0 from both sides).  A steady state computed with a kinked limiter is
+    only piecewise smooth in the design parameters, so its adjoint gradient and
+    central differences disagree wherever a face's slope ratio sits near a kink (up
+    to 5 % on tests/data/design-tiny.yaml with Koren, docs/gradients.md); this one is
+    for gradient-based design.  (A compressive C1 candidate, 2 r^2 / (1 + r^2), which
+    tends to 2, never settled on that hall: change rates stalled near 0.2.)
+    Evaluated as 1 / (1 - s + s^2), s = 1/r, above r = 1, so neither branch
+    overflows (both denominators are >= 3/4) and a huge r gives 1, not inf/inf.
     """
-    return jnp.where(r > 0, 2.0 - 2.0 / (1.0 + r * r), 0.0)
+    # selections, not clip/maximum: those split the derivative at a tie (r = 1)
+    above = r > 1.0
+    low = jnp.where(above, 1.0, jnp.where(r > 0.0, r, 0.0))
+    inverse = 1.0 / jnp.where(above, r, 1.0)
+    return jnp.where(above, 1.0 / (1.0 - inverse + inverse * inverse), low * low / (low * low - low + 1.0))
 
 
 LIMITERS = {"koren": koren, "smooth": smooth, "van_leer": van_leer, "minmod": minmod, "upwind": upwind}

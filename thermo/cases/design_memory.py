@@ -22,8 +22,8 @@ from ..fields import initial_state
 SCENARIO = Path(__file__).resolve().parents[2] / "tests" / "data" / "design-tiny.yaml"
 
 
-def analyse(path, dtype):
-    scene = design.load(path)
+def analyse(path, dtype, cell_size=None):
+    scene = design.load(path, cell_size=cell_size)
     model = scene.model(dtype)
     options = design.default_options(dtype)
     numerics = design.numerics_for(model)
@@ -37,7 +37,7 @@ def analyse(path, dtype):
         adj_numerics, model.coupling, options.chunk, options.adjoint_method, options.adjoint_restart, problem,
         state, state, jnp.asarray(10, jnp.int32),
         jnp.asarray(options.adjoint_tol, dtype)).compile()
-    out = {"cells": int(model.grid.cells), "state_bytes": int(sum(np.asarray(x).nbytes for x in
+    out = {"cells": int(model.grid.cells), "restart": options.adjoint_restart, "state_bytes": int(sum(np.asarray(x).nbytes for x in
                                                                    jax.tree_util.tree_leaves(state)))}
     for name, compiled in (("forward", march), ("adjoint", back)):
         m = compiled.memory_analysis()
@@ -50,11 +50,12 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("scenario", nargs="?", default=str(SCENARIO))
     parser.add_argument("--precision", choices=("f32", "f64"), default="f64")
+    parser.add_argument("--cell", type=float, default=None, help="largest cell (m); default the scenario's grid")
     args = parser.parse_args(argv)
     dtype = np.float64 if args.precision == "f64" else np.float32
     with jax.enable_x64(dtype == np.float64):
-        out = analyse(args.scenario, dtype)
-    print(f"{Path(args.scenario).name}, {args.precision}, {out['cells']} cells, state {out['state_bytes'] / 1e3:.0f} kB")
+        out = analyse(args.scenario, dtype, args.cell)
+    print(f"{Path(args.scenario).name}, {args.precision}, {out['cells']} cells, restart {out['restart']}, state {out['state_bytes'] / 1e3:.0f} kB")
     for name in ("forward", "adjoint"):
         m = out[name]
         print(f"  {name:8s} arguments {m['argument_bytes'] / 1e3:8.0f} kB  outputs {m['output_bytes'] / 1e3:8.0f} kB  "
