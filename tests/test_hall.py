@@ -47,6 +47,28 @@ def test_hall_small_energy_balance(small):
     assert abs(result.summary["energy_balance_pct"]) < 0.5
 
 
+# the room balance of geometries/immersion-pod.yaml at the end of each 100-step chunk of the
+# last (warm-started) room solve, which settled at +0.111 % after 1,901 steps (f32, 2026-11-27):
+# the decay after the tank losses it carries fell by 0.9 kW, not an oscillation
+POD_WARM_RESTART = [8.507, 6.403, 4.852, 3.871, 3.070, 2.401, 1.870, 1.462, 1.136, 0.889, 0.689, 0.547,
+                    0.437, 0.332, 0.269, 0.208, 0.179, 0.147, 0.111]
+
+
+def test_balance_window_tells_a_decay_from_an_oscillation():
+    decay = thermo.hall.balance_window(POD_WARM_RESTART, 100)
+    assert decay["steps"] == 1900 and decay["energy_balance_pct_last"] == pytest.approx(0.111)
+    # the old summary read this window as "+2.0 % mean, 2.3 % std" without saying it was a decay
+    assert decay["energy_balance_pct_mean"] == pytest.approx(1.967, abs=1e-3)
+    assert decay["energy_balance_pct_std"] == pytest.approx(2.323, abs=1e-3)
+    assert decay["energy_balance_pct_drift"] == pytest.approx(-3.41, abs=0.01)
+    assert abs(decay["energy_balance_pct_drift"]) > decay["energy_balance_pct_std"]
+    # a steady oscillation (whole periods) about +0.01 %: no drift, the mean is the answer
+    k = np.arange(20)
+    wave = thermo.hall.balance_window(0.01 + 0.05 * np.sin(2 * np.pi * k / 10), 100)
+    assert wave["energy_balance_pct_mean"] == pytest.approx(0.01, abs=1e-12)
+    assert abs(wave["energy_balance_pct_drift"]) < 1e-12 < wave["energy_balance_pct_std"]
+
+
 def test_rack_exhaust_is_intake_plus_design_rise(small):
     _, result = small
     for r in result.summary["racks"]:

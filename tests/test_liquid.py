@@ -286,3 +286,15 @@ def test_pue_worked_example_of_the_validation_case():
     from validation.cases import liquid_halls
     r = liquid_halls.worked_example()
     assert r["total_W"] / 1e3 == pytest.approx(liquid_halls.WORKED_TOTAL_KW, rel=1e-5)
+
+
+def test_air_and_liquid_balance_of_an_immersion_hall():
+    """The validation case's air + liquid balance from a summary: the room removes what it carried
+    (rack + applied tank losses) times (1 + balance), plus the tanks' HX loads, against rack + servers."""
+    from validation.cases import liquid_halls
+    summary = {"energy_balance_pct": 1.0,
+               "metrics": {"rack_heat_kW": 5.0, "tank_server_power_kW": 400.0, "tank_hx_load_kW": 396.0},
+               "tank_coupling": {"loss_applied_to_room_kW": [1.0, 1.0, 1.0, 1.0]}}
+    # removed 9.0 x 1.01 + 396.0 = 405.09 kW against 405 kW
+    assert liquid_halls.air_and_liquid_balance_pct(summary) == pytest.approx(100 * 0.09 / 405.0, rel=1e-12)
+    assert "immersion-pod" in liquid_halls.TANK_HALLS

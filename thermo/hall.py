@@ -570,13 +570,31 @@ def _solve_air(model: HallModel, progress: Callable | None = None, max_steps: in
     if coarse_info is not None:
         result.summary["solver"]["coarse_start"] = coarse_info
     if balances:
-        # an unsteady hall never settles: the window means say where it oscillates
         band = np.ptp(np.stack(recent), axis=0) if len(recent) > 1 else np.zeros(1)
         result.summary["solver"]["window"] = {
-            "steps": len(balances) * solver.chunk, "energy_balance_pct_mean": float(np.mean(balances)),
-            "energy_balance_pct_std": float(np.std(balances)),
+            **balance_window(balances, solver.chunk),
             "rack_inlet_band_K": float(np.max(band[:2 * n])) if n else 0.0}
     return result
+
+
+def balance_window(balances, chunk: int) -> dict:
+    """Statistics of the energy balance (%) sampled at the end of each of the last chunks of
+    ``chunk`` steps (oldest first): where an unsteady hall oscillates, or how a settling one
+    still drifts.
+
+    ``energy_balance_pct_mean`` / ``_std``: mean and standard deviation of the samples;
+    ``_last``: the final sample; ``_drift``: mean of the later half minus mean of the earlier
+    half.  A mean and spread describe an oscillation only when the drift is small against the
+    spread; a drift of the size of the spread means the window holds a transient (for instance
+    the decay after a warm restart with new heat loads), whose mean and spread are no
+    statistic of the steady state: its answer is the last sample.
+    """
+    b = np.asarray(balances, float)
+    half = len(b) // 2
+    drift = float(np.mean(b[len(b) - half:]) - np.mean(b[:half])) if half else 0.0
+    return {"steps": len(b) * chunk, "energy_balance_pct_mean": float(np.mean(b)),
+            "energy_balance_pct_std": float(np.std(b)), "energy_balance_pct_last": float(b[-1]),
+            "energy_balance_pct_drift": drift}
 
 
 def solve_transient(model: HallModel, end_time: float | None = None, report_every: float | None = None,
