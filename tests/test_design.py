@@ -195,10 +195,16 @@ def test_thermo_solve_is_callable_and_still_the_core_module():
 
 @pytest.fixture(scope="module")
 def gradients():
-    """Adjoint gradients (float64, float32) and float64 central differences on the tiny hall."""
+    """Adjoint gradients (float64, float32) and float64 central differences on the tiny hall.
+
+    With first-order upwind advection: its steady state is smooth in every parameter, so central
+    differences converge to the true derivative.  With a TVD limiter the face values have kinks
+    (Koren's at r = 0, 1/4, 5/2, and every TVD limiter's where the downwind difference changes
+    sign) and the differences average across them: 1.9e-3 to 5 % disagreement on this hall
+    (docs/gradients.md), a property of the scheme, not of the adjoint."""
     from thermo.cases import design_gradients as dg
 
-    base = dg.scene()
+    base = dg.scene("upwind")
     with jax.enable_x64(True):
         fd, _ = dg.finite_differences(base)
         g64 = dg.adjoint_gradient(base, np.float64, list(dg.CHECKS))

@@ -27,6 +27,7 @@ import argparse
 import json
 import resource
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import jax
@@ -51,9 +52,15 @@ CHECKS = {
 }
 
 
-def scene():
-    """The tiny design scene at the design point."""
-    return design.load(SCENARIO, movable=MOVABLE).with_parameters(POINT)
+def scene(limiter: str | None = None):
+    """The tiny design scene at the design point; ``limiter`` overrides the scenario's
+    ``solver.limiter`` (``"upwind"``: the scheme without kinks, see docs/gradients.md)."""
+    base = design.load(SCENARIO, movable=MOVABLE)
+    if limiter is not None:
+        plain = base.scene
+        base = design.DesignScene(replace(plain, solver=plain.solver.model_copy(update={"limiter": limiter})),
+                                  base.cell_size, {k: None for k in MOVABLE})
+    return base.with_parameters(POINT)
 
 
 def objective(result) -> jnp.ndarray:
@@ -130,14 +137,15 @@ def main(argv=None):
     parser.add_argument("--no-cost", action="store_true")
     parser.add_argument("--no-f32", action="store_true")
     parser.add_argument("--f32-only", action="store_true", help="only the float32 adjoint gradient")
+    parser.add_argument("--limiter", default=None, help="override the scenario's solver.limiter (e.g. upwind, koren)")
     args = parser.parse_args(argv)
-    record = {"device": jax.devices()[0].device_kind, "jax": jax.__version__}
+    record = {"device": jax.devices()[0].device_kind, "jax": jax.__version__, "limiter": args.limiter}
 
     def save():
         if args.json:
             Path(args.json).write_text(json.dumps(record, indent=1) + "\n")
 
-    base = scene()
+    base = scene(args.limiter)
     if args.f32_only:
         record["adjoint32"] = adjoint_gradient(base, np.float32, list(CHECKS))
         print("  f32 adjoint:", {k: f"{v:+.6e}" for k, v in record["adjoint32"].items()}, flush=True)
