@@ -176,6 +176,10 @@ def test_optimize_tolerance_and_max_steps_reach_the_steady_options(tmp_path):
     assert (options.tol, options.max_steps) == (1e-6, 12000)
     assert (problem.spec.gradient, problem.spec.finite_difference_step) == ("finite_difference", 0.02)
     assert options.adjoint_tol == design.default_options(np.float64).adjoint_tol
+    # the CLI's --gradient overrides the section
+    assert opt.problem_from_scene(path, {"gradient": "adjoint", "method": None}).spec.gradient == "adjoint"
+    from thermo import cli
+    assert cli.build_parser().parse_args(["optimize", str(path), "--gradient", "adjoint"]).gradient == "adjoint"
     raw["optimize"]["tolerance"] = 0
     path.write_text(yaml.safe_dump(raw))
     with pytest.raises(ScenarioError, match="tolerance"):

@@ -547,6 +547,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="optimizer iterations (default optimize.max_iterations)")
     opt.add_argument("--objective", choices=("max_intake", "cooling_power"), default=None)
     opt.add_argument("--method", choices=("lbfgsb", "projected_gradient"), default=None)
+    opt.add_argument("--gradient", choices=("adjoint", "finite_difference"), default=None,
+                     help="how gradients are computed (default optimize.gradient, adjoint)")
     opt.add_argument("--no-verify", action="store_true", help="skip the fresh forward solve of the result")
     opt.add_argument("--device", choices=("cpu", "gpu"), default="cpu")
     opt.add_argument("--force", action="store_true", help="replace an existing output folder")

@@ -81,7 +81,8 @@ def optimize_command(args, console, load_scene) -> int:
     precision = getattr(args, "precision", None)
     problem = opt.problem_from_scene(args.scenario, {
         "cell": args.cell, "precision": precision, "max_iterations": args.max_iter,
-        "objective": args.objective, "method": args.method})
+        "objective": args.objective, "method": args.method,
+        "gradient": getattr(args, "gradient", None)})
     spec = problem.spec
     grid = problem.scene.model(problem.dtype).grid
     console.print(f"[bold]{plain.name}[/bold]: optimize {spec.objective} over {len(problem.names)} parameters "
