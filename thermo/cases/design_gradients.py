@@ -35,6 +35,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import design
+from ..adjoint import SteadyOptions
 
 SCENARIO = Path(__file__).resolve().parents[2] / "tests" / "data" / "design-tiny.yaml"
 MOVABLE = ["rack.A03", "cooler.CRAH"]
@@ -79,14 +80,22 @@ def adjoint_gradient(base, dtype, names=None):
     return {k: float(v) for k, v in jax.grad(f)(params).items()}
 
 
-def finite_differences(base, dtype=np.float64, checks=None):
+# The reference must be tighter than what it checks: at the default float64 tolerance (change rates
+# 1e-8) the cooler-position difference (a small derivative, 0.07 K/m) is off by 1.4e-3 relative;
+# at 1e-9 (this hall's float64 floor is about 4e-10) by 3e-4 (docs/gradients.md).
+FD_OPTIONS = SteadyOptions(max_steps=60000, tol=1e-9, chunk=100, adjoint_tol=1e-7)
+
+
+def finite_differences(base, dtype=np.float64, checks=None, options=FD_OPTIONS):
     """Central differences of the objective, each solve started from the base steady state."""
-    start = design.solve(base, dtype=dtype)
+    start = design.solve(base, dtype=dtype, options=options)
     out = {}
     for name, h in (checks or CHECKS).items():
         value = float(base.values[name])
-        plus = float(objective(design.solve(base.with_parameters({name: value + h}), dtype=dtype, initial=start)))
-        minus = float(objective(design.solve(base.with_parameters({name: value - h}), dtype=dtype, initial=start)))
+        plus = float(objective(design.solve(base.with_parameters({name: value + h}), dtype=dtype, initial=start,
+                                            options=options)))
+        minus = float(objective(design.solve(base.with_parameters({name: value - h}), dtype=dtype, initial=start,
+                                             options=options)))
         out[name] = (plus - minus) / (2 * h)
     return out, start
 
