@@ -12,7 +12,9 @@ central differences there average two slopes):
   wall, containment height;
 * the adjoint gradient (``jax.grad`` through :func:`thermo.solve`) in float64 and
   float32, against central differences in float64 (steps below, each difference
-  solve warm-started from the base steady state);
+  solve converged to change rates 1e-9 and warm-started from the base steady state);
+  ``--limiter upwind`` checks the scheme without kinks, where central differences
+  are a valid reference (docs/gradients.md);
 * the sanity check d(every rack inlet mean)/d(supply temperature) = 1 (the
   cooler's capacity limit is inactive, so the whole temperature field shifts);
 * the cost of a gradient: forward solve and backward pass timed separately.
