@@ -160,6 +160,39 @@ def test_projection_keeps_the_total_power():
     assert abs((problem.lower + u * (problem.upper - problem.lower)).sum() - 12.0) < 1e-9 and u[0] > u[1] > u[2]
 
 
+def test_line_search_warm_starts_only_from_accepted_points():
+    """A rejected trial's steady state must not become the warm start (a hall can have several
+    steady states; study (b) landed on another branch that way).  A stand-in evaluator on a
+    quadratic records which points the optimizer accepts."""
+    from types import SimpleNamespace
+
+    from thermo import optimize as opt
+
+    problem = opt.Problem(scene=None, spec=SimpleNamespace(fixed_total_power=False), names=["a", "b"],
+                          lower=np.zeros(2), upper=np.ones(2), limit=None, dtype=np.float64,
+                          power_names=[], total_power=None)
+
+    class Quadratic:
+        def __init__(self):
+            self.problem, self.evaluated, self.accepted = problem, [], []
+
+        def __call__(self, u):
+            self.evaluated.append(np.array(u))
+            return float(np.sum((u - 0.3) ** 2)), 2.0 * (u - 0.3)
+
+        def accept(self, u):
+            self.accepted.append(np.array(u))
+
+    q = Quadratic()
+    u, _ = opt.projected_gradient(q, np.array([0.9, 0.1]), iterations=6, step=2.0)
+    assert np.allclose(u, 0.3, atol=0.05)
+    objective = [float(np.sum((a - 0.3) ** 2)) for a in q.accepted]
+    assert len(q.accepted) >= 3 and objective == sorted(objective, reverse=True)   # only descents accepted
+    # the long first steps overshoot and are rejected: evaluated but never accepted
+    rejected = [e for e in q.evaluated[1:] if not any(np.array_equal(e, a) for a in q.accepted)]
+    assert rejected
+
+
 def test_optimize_tolerance_and_max_steps_reach_the_steady_options(tmp_path):
     import yaml
 
