@@ -193,6 +193,35 @@ def test_line_search_warm_starts_only_from_accepted_points():
     assert rejected
 
 
+def test_unconverged_trial_is_a_failed_step_for_lbfgsb():
+    """L-BFGS-B cannot halve its step on an exception: an unconverged trial must come back as a
+    value far above the accepted point's, so its line search backs off (the tiny-hall optimize
+    run stopped with exit code 3 on one such trial)."""
+    from types import SimpleNamespace
+
+    from thermo import optimize as opt
+
+    problem = opt.Problem(scene=None, spec=SimpleNamespace(fixed_total_power=False), names=["a"],
+                          lower=np.zeros(1), upper=np.ones(1), limit=None, dtype=np.float64)
+
+    class Flaky(opt.Evaluator):
+        def __call__(self, u):
+            if u[0] > 0.5:
+                raise opt.NotConverged("the steady solve did not converge")
+            return float((u[0] - 0.8) ** 2), np.array([2.0 * (u[0] - 0.8)])
+
+    evaluate = Flaky(problem)
+    with pytest.raises(opt.NotConverged):
+        evaluate.or_failed_step(np.array([0.9]))        # nothing accepted yet: the error stands
+    evaluate.accepted = evaluate(np.array([0.2]))
+    value, g = evaluate.or_failed_step(np.array([0.9]))
+    assert value > 100.0 * evaluate.accepted[0] and g == pytest.approx(evaluate.accepted[1])
+    from scipy.optimize import minimize
+
+    out = minimize(evaluate.or_failed_step, np.array([0.2]), jac=True, method="L-BFGS-B", bounds=[(0.0, 1.0)])
+    assert 0.2 < out.x[0] <= 0.5 and out.fun < evaluate.accepted[0]
+
+
 def test_optimize_tolerance_and_max_steps_reach_the_steady_options(tmp_path):
     import yaml
 

@@ -181,6 +181,7 @@ class Evaluator:
         # state led the next, nearby trials onto another branch (study (b) on hall-small-s08: the
         # hottest intake 0.6 K higher from that start than from rest at the same powers)
         self.state = None
+        self.accepted = None        # (value, gradient) of the last accepted iterate
         self._states = {}
         self.history = []
         self.failures = []
@@ -228,8 +229,12 @@ class Evaluator:
             g[i] = (fi - value) / step
         return value, info, result.state, result.rack_inlet_max, g
 
+    @staticmethod
+    def _key(u) -> tuple:
+        return tuple(np.round(np.asarray(u, float), 14))
+
     def __call__(self, u):
-        key = tuple(np.round(np.asarray(u, float), 14))
+        key = self._key(u)
         if key in self.cache:
             return self.cache[key]
         p = self.problem
@@ -255,9 +260,10 @@ class Evaluator:
                                f"below {o.tol:g} within {o.max_steps} steps; adjoint to {o.adjoint_tol:g}); try a "
                                "coarser cell, a looser optimize.tolerance, more optimize.max_steps or tighter "
                                "bounds") from error
-        self._states[key] = state
+        self._states[key] = (state, float(value), g)
         if self.state is None:
-            self.state = state      # the first point is accepted by definition
+            # the first point is accepted by definition
+            self.state, self.accepted = state, (float(value), g)
         record = {"evaluation": len(self.history) + 1, "value": float(value),
                   **{k: float(v) for k, v in info.items()}, "rack_inlet_max_C": [float(t) for t in inlet_max],
                   "parameters": {k: float(v) for k, v in x.items()}, "seconds": time.perf_counter() - start,
@@ -270,10 +276,23 @@ class Evaluator:
 
     def accept(self, u):
         """The optimizer moved to ``u`` (an evaluated point): later solves start from its state."""
-        key = tuple(np.round(np.asarray(u, float), 14))
+        key = self._key(u)
         if key in self._states:
-            self.state = self._states[key]
+            self.state, *accepted = self._states[key]
+            self.accepted = tuple(accepted)
         self._states = {}
+
+    def or_failed_step(self, u):
+        """``self(u)``, except that a trial whose steady solve (or adjoint) does not converge
+        returns a value far above the accepted point's (with its gradient), so that a line search
+        (L-BFGS-B's) backs off from it as the projected-gradient search does."""
+        try:
+            return self(u)
+        except NotConverged:
+            if self.accepted is None:      # the starting point itself: nothing to back off to
+                raise
+            value, g = self.accepted
+            return value + 1e3 * (1.0 + abs(value)), g
 
 
 def project(problem: Problem, u: np.ndarray) -> np.ndarray:
@@ -341,7 +360,7 @@ def run(problem: Problem, progress: Callable | None = None, iterations: int | No
     u0 = (x0 - problem.lower) / np.where(problem.upper > problem.lower, problem.upper - problem.lower, 1.0)
     iterations = iterations or problem.spec.max_iterations
     if problem.spec.method == "lbfgsb":
-        out = minimize(evaluate, u0, jac=True, method="L-BFGS-B", bounds=[(0.0, 1.0)] * len(u0),
+        out = minimize(evaluate.or_failed_step, u0, jac=True, method="L-BFGS-B", bounds=[(0.0, 1.0)] * len(u0),
                        options={"maxiter": iterations, "maxfun": 3 * iterations},
                        callback=lambda xk: evaluate.accept(xk))
         u, message = out.x, str(out.message)
