@@ -223,3 +223,33 @@ def test_result_tables_show_racks_coolers_and_never_nan():
     assert re.search(r"CRAH-1\s*│\s*18\.0\s*│\s*30\.0\s*│\s*4\.00\s*│\s*57\.3\s*│\s*0\.57\s*│\s*no", text)
     assert re.search(r"racks_outside_recommended\s*│\s*1\s", text) and "0.01" in text
     assert "nan" not in text.lower()
+
+
+STUDY_B = ROOT / "docs" / "studies" / "small-s08-workload-smooth.yaml"
+
+
+def test_gradient_memory_is_checked_apart_from_the_forward_solve():
+    from thermo import memory
+
+    cells, device = 10_000, jax.devices("cpu")[0]
+    forward, backward = memory.estimate_bytes(cells), memory.estimate_gradient_bytes(cells)
+    assert backward - memory.FIXED_BYTES == pytest.approx(cells * memory.GRADIENT_BYTES_PER_CELL_F32)
+    assert memory.estimate_gradient_bytes(cells, 8) - memory.FIXED_BYTES == pytest.approx(
+        2 * (backward - memory.FIXED_BYTES))
+    between = (forward + backward) // 2
+    assert memory.check_fits((100, 10, 10), 4, device, free=between) == forward
+    with pytest.raises(memory.GridTooLarge, match="backward pass of a design gradient.*finite_difference"):
+        memory.check_fits((100, 10, 10), 4, device, free=between, gradient=True)
+
+
+def test_check_reports_and_refuses_the_memory_of_an_adjoint_study(capsys, monkeypatch):
+    assert cli.main(["check", str(STUDY_B), "--cell", "0.6"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"optimize \(adjoint, f64, 16 x 14 x \d+\)\s*│\s*[\d,]+ bytes .* for the adjoint gradient", out)
+    # enough for the forward solve (480 B/cell in f32) but not for the f64 backward pass (8,000 B/cell)
+    from thermo import memory
+
+    monkeypatch.setattr(cli, "available_memory_bytes", lambda device: memory.FIXED_BYTES + 1344 * 2000)
+    assert cli.main(["check", str(STUDY_B), "--cell", "0.6"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "optimize: the grid needs about" in err and "backward pass of a design gradient" in err

@@ -241,9 +241,37 @@ def cmd_check(args) -> int:
         table.add_row("device mesh (x, y, z)", " x ".join(str(n) for n in layout.shape))
     table.add_row("memory estimate", f"{needed:,} bytes ({_gib(needed)})")
     table.add_row(f"available on {device.platform}", "unknown" if free is None else f"{free:,} bytes ({_gib(free)})")
+    if scene.optimize is not None:
+        table.add_row(*_gradient_memory_row(scene, args, device))
     console.print(table)
     console.print("[green]ok[/green]: the scenario is valid and the grid fits in memory")
     return EXIT_OK
+
+
+def _gradient_memory_row(scene, args, device) -> tuple[str, str]:
+    """The ``thermo check`` row for a scenario with an ``optimize:`` section: the memory of the
+    design gradient's backward pass on the design grid (``optimize.cell``, ``optimize.precision``,
+    unless ``--cell`` is given), checked against the device; a finite-difference study needs only
+    forward solves."""
+    from .memory import GridTooLarge, check_fits
+    from .scene.gridgen import generate_grid
+
+    spec = scene.optimize
+    cell = args.cell or spec.cell
+    grid = generate_grid(scene, cell)
+    label = f"optimize ({spec.gradient}, {spec.precision}, {' x '.join(map(str, grid.shape))})"
+    itemsize = np.dtype(PRECISIONS[spec.precision]).itemsize
+    if spec.gradient == "finite_difference":
+        from .memory import estimate_bytes
+
+        needed = estimate_bytes(grid.cells, itemsize)
+        return label, f"{needed:,} bytes ({_gib(needed)}): forward solves only"
+    try:
+        needed = check_fits(grid.shape, itemsize, device, free=available_memory_bytes(device), gradient=True,
+                            what=f"the design grid of {scene.name} at cell {cell or scene.grid.max_cell}")
+    except GridTooLarge as error:
+        raise UserError(f"optimize: {error}") from None
+    return label, f"{needed:,} bytes ({_gib(needed)}) for the adjoint gradient"
 
 
 def _progress_display(console):

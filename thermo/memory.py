@@ -43,6 +43,12 @@ STEP_BYTES_PER_CELL_F32 = 480
 REPLICATED_BYTES_PER_CELL_F32 = 140
 #: Bytes that do not depend on the grid: compiling the step, the runtime (measured on the CPU).
 FIXED_BYTES = 640 * 1024 ** 2
+#: Peak bytes per cell (float32) of the backward pass of a design gradient (``thermo optimize``,
+#: ``jax.grad`` through :func:`thermo.solve`) with the default GMRES(40) adjoint: arguments +
+#: outputs + temporaries of the compiled program, 3,759 (design-tiny) and 3,958 (hall-small-s08
+#: at 0.6 m) measured by ``python -m thermo.cases.design_memory``, rounded up.  Most of it is
+#: the GMRES basis (``adjoint_restart + 1`` state-sized vectors) and one linearised step.
+GRADIENT_BYTES_PER_CELL_F32 = 4000
 
 
 class GridTooLarge(ValueError):
@@ -105,8 +111,15 @@ def _gib(n: float) -> str:
     return f"{n / 1024 ** 3:.2f} GiB"
 
 
+def estimate_gradient_bytes(cells: int, itemsize: int = 4) -> int:
+    """Estimated peak memory (bytes, one device) of the backward pass of a design gradient on
+    ``cells`` cells: the adjoint's GMRES basis and one linearised step (it does not grow with
+    the number of pseudo-time steps)."""
+    return int(FIXED_BYTES + cells * GRADIENT_BYTES_PER_CELL_F32 * itemsize / 4.0)
+
+
 def check_fits(grid_shape, itemsize: int, device, devices: int = 1, free: int | None = None,
-               what: str = "the grid") -> int:
+               what: str = "the grid", gradient: bool = False) -> int:
     """Raise :class:`GridTooLarge` if a solve on ``grid_shape`` does not fit ``device``.
 
     Args:
@@ -118,11 +131,16 @@ def check_fits(grid_shape, itemsize: int, device, devices: int = 1, free: int | 
         CPU check counts all of them against the one host's memory.
       free: bytes available (default :func:`available_bytes`); None/unknown passes.
       what: how the message names the grid (e.g. ``"hall-small at --cell 0.05"``).
+      gradient: check the backward pass of a design gradient (:func:`estimate_gradient_bytes`,
+        one device) instead of a forward solve.
 
     Returns the estimated bytes needed per device.
     """
     cells = int(np.prod(grid_shape))
-    per_device = estimate_bytes(cells, itemsize, devices)
+    if gradient and devices != 1:
+        raise ValueError("design gradients run on one device")
+    per_device = estimate_gradient_bytes(cells, itemsize) if gradient else estimate_bytes(cells, itemsize, devices)
+    per_cell = (per_device - FIXED_BYTES) / max(cells, 1)
     # fake CPU devices share one host's memory; GPUs each have their own
     needed = per_device * devices if device.platform == "cpu" else per_device
     free = available_bytes(device) if free is None else free
@@ -133,7 +151,11 @@ def check_fits(grid_shape, itemsize: int, device, devices: int = 1, free: int | 
         raise GridTooLarge(
             f"the grid needs about {needed} bytes ({_gib(needed)}) but {where} has {free} bytes "
             f"({_gib(free)}) available: {what} is {' x '.join(map(str, grid_shape))} = {cells:,} cells in "
-            f"{precision}, about {step_bytes_per_cell(itemsize, devices):.0f} bytes per cell"
-            f"{' per device' if devices > 1 else ''} plus {_gib(FIXED_BYTES)}; use a coarser --cell"
-            f"{', float32' if itemsize > 4 else ''} or more devices (--devices, on a machine that has them)")
+            f"{precision}, about {per_cell:.0f} bytes per cell"
+            f"{' for the backward pass of a design gradient' if gradient else ''}"
+            f"{' per device' if devices > 1 else ''} plus {_gib(FIXED_BYTES)}; " + (
+                f"use a coarser --cell{', float32' if itemsize > 4 else ''} or gradient: finite_difference "
+                "(forward solves only)" if gradient else
+                f"use a coarser --cell{', float32' if itemsize > 4 else ''} or more devices (--devices, on a "
+                "machine that has them)"))
     return needed

@@ -85,6 +85,15 @@ def optimize_command(args, console, load_scene) -> int:
         "gradient": getattr(args, "gradient", None)})
     spec = problem.spec
     grid = problem.scene.model(problem.dtype).grid
+    if spec.gradient == "adjoint":
+        from .memory import GridTooLarge, check_fits
+
+        try:
+            check_fits(grid.shape, np.dtype(problem.dtype).itemsize, jax.devices()[0], gradient=True,
+                       what=f"the design grid of {plain.name}")
+        except GridTooLarge as error:
+            console.print(f"[red]error: optimize[/red]: {error}", markup=True)
+            return 2
     console.print(f"[bold]{plain.name}[/bold]: optimize {spec.objective} over {len(problem.names)} parameters "
                   f"({spec.method}, {spec.max_iterations} iterations), grid {' x '.join(map(str, grid.shape))} "
                   f"({grid.cells:,} cells), {spec.precision}")
