@@ -40,7 +40,7 @@ from .grid import Grid
 from .problem import Fluid, Problem
 from .scene.gridgen import generate_grid
 from .scene.load import Scene
-from .solve import Numerics, RunReport, Solver, SolverDiverged
+from .solve import Numerics, RunReport, Solver, SolverDiverged, average_state
 from . import metrics as m
 
 TRACER_NAMES = ["capture_cold", "capture_hot"]
@@ -487,8 +487,19 @@ def _solve_air(model: HallModel, progress: Callable | None = None, max_steps: in
       over-the-top recirculation), so the velocity residual plateaus; when every rack
       intake mean and max and every return temperature stayed within a band of
       2 x ``monitor_tolerance`` over the last ``window`` chunks and the energy balance is
-      within ``BALANCE_TOLERANCE_PCT``, the answer the user asks for has settled.  The
-      report's reason says which, with the residuals they plateaued at.
+      within ``BALANCE_TOLERANCE_PCT``, the answer the user asks for has settled; or
+    * **statistically steady**: halls driven by strong jets (raised-floor CRAHs) keep
+      oscillating by a kelvin or more and have no steady state on the grid.  From step
+      ``solver.average_window`` on, the fields are averaged over consecutive windows of
+      that many steps (every step counts); when the averaged rack intakes (mean and max)
+      and return temperatures of two consecutive windows agree within
+      ``solver.average_tolerance`` and the averaged fields' energy balance is within
+      ``BALANCE_TOLERANCE_PCT``, the answer is the average over both windows: its fields,
+      table and metrics are those of the time-averaged flow, as a transient CFD code
+      reports a statistically steady flow.  ``summary["solver"]["averaged"]`` gives the
+      averaging steps and, per rack, the range over which its intake mean moved.
+
+    The report's reason says which, with the residuals they plateaued at.
 
     Then the capture-index scalars are solved in the frozen flow (``capture_index``).
 
@@ -522,8 +533,9 @@ def _solve_air(model: HallModel, progress: Callable | None = None, max_steps: in
     steps, iterations = 1, int(diag["poisson_iterations"])
     history, recent, balances = [], [probe(state)[0]], []
     converged, reason = False, f"reached max_steps ({limit}) without settling"
+    average = _Averages(scene.solver.average_window, solver.chunk, n)
     while steps < limit:
-        state, diag = solver.run_chunk(state, min(solver.chunk, limit - steps))
+        state, diag = solver.run_chunk(state, min(solver.chunk, limit - steps), accumulate=average.active(steps))
         done = int(diag["steps"])
         steps += done
         iterations += int(diag["poisson_iterations"])
@@ -558,6 +570,15 @@ def _solve_air(model: HallModel, progress: Callable | None = None, max_steps: in
                           f"plateaued at {record['rate_velocity']:.2g}, temperature at "
                           f"{record['rate_temperature']:.2g})")
                 break
+        if "field_sum" in diag and average.add(state, diag, done, values, probe):
+            if average.steady(scene.solver.average_tolerance):
+                converged = True
+                state = average.mean_state(state)
+                reason = average.reason(record)
+                break
+    if not converged and average.last_change is not None:
+        reason += (f"; the last two {average.length}-step averages of the rack intake and return temperatures "
+                   f"differ by up to {average.last_change:.3f} K")
     report = RunReport(converged=converged, steps=steps, time=float(state.time),
                        seconds=_time.perf_counter() - start, compile_seconds=compile_seconds,
                        poisson_iterations_per_step=iterations / max(steps, 1), history=history, reason=reason)
@@ -569,12 +590,86 @@ def _solve_air(model: HallModel, progress: Callable | None = None, max_steps: in
     result = _finish(model, state, report, capture_index)
     if coarse_info is not None:
         result.summary["solver"]["coarse_start"] = coarse_info
+    if converged and average.summary is not None:
+        result.summary["solver"]["averaged"] = average.summary_dict(model)
     if balances:
         band = np.ptp(np.stack(recent), axis=0) if len(recent) > 1 else np.zeros(1)
         result.summary["solver"]["window"] = {
             **balance_window(balances, solver.chunk),
             "rack_inlet_band_K": float(np.max(band[:2 * n])) if n else 0.0}
     return result
+
+
+class _Averages:
+    """Consecutive windows of ``length`` steps over which :func:`_solve_air` averages the
+    fields of a hall that does not settle (the *statistically steady* outcome).
+
+    Each window keeps the sum of the fields over its steps (``diag["field_sum"]`` of every
+    chunk); at its end the probe of the window's averaged fields (rack intakes, returns,
+    energy balance) is compared with the previous window's."""
+
+    def __init__(self, length: int, chunk: int, racks: int):
+        self.length = int(length)
+        self.chunk, self.racks = chunk, racks
+        self.windows = []            # (field sum, steps, probe values, balance, chunk-end samples) per window
+        self.current, self.count, self.samples = None, 0, []
+        self.last_change = None
+        self.summary = None
+
+    def active(self, steps: int) -> bool:
+        """Sum the fields during the chunk that starts after ``steps`` steps."""
+        return self.length > 0 and steps >= self.length
+
+    def add(self, state, diag, done: int, values, probe) -> bool:
+        """Add one chunk; True when it completed a window."""
+        total = diag["field_sum"]
+        self.current = total if self.current is None else tuple(a + b for a, b in zip(self.current, total))
+        self.count += done
+        self.samples.append(values)
+        if self.count < self.length:
+            return False
+        mean_values, balance = probe(average_state(state, self.current, self.count))
+        self.windows = (self.windows + [(self.current, self.count, mean_values, balance, self.samples)])[-2:]
+        self.current, self.count, self.samples = None, 0, []
+        return len(self.windows) == 2
+
+    def steady(self, band: float) -> bool:
+        (_, _, first, _, _), (_, _, second, _, _) = self.windows
+        self.last_change = float(np.max(np.abs(second - first))) if second.size else 0.0
+        return self.last_change < band and abs(self._balance()) < BALANCE_TOLERANCE_PCT
+
+    def _balance(self) -> float:
+        # the balance is linear in the fields at fixed equipment flows: the two windows' mean
+        (_, n1, _, b1, _), (_, n2, _, b2, _) = self.windows
+        return (n1 * b1 + n2 * b2) / (n1 + n2)
+
+    def mean_state(self, state):
+        (s1, n1, v1, _, a1), (s2, n2, v2, _, a2) = self.windows
+        samples = np.stack(a1 + a2)
+        self.summary = {"steps": n1 + n2, "window_steps": self.length, "window_change_K": self.last_change,
+                        "energy_balance_pct": self._balance(),
+                        "samples_min": samples.min(axis=0), "samples_max": samples.max(axis=0)}
+        return average_state(state, tuple(a + b for a, b in zip(s1, s2)), n1 + n2)
+
+    def reason(self, record) -> str:
+        s = self.summary
+        swing = float(np.max(s["samples_max"][: 2 * self.racks] - s["samples_min"][: 2 * self.racks])) \
+            if self.racks else 0.0
+        return (f"statistically steady: the fields are averaged over the last {s['steps']} steps; the averaged rack "
+                f"intake and return temperatures of two consecutive {self.length}-step windows differ by at most "
+                f"{s['window_change_K']:.3f} K and the energy balance is {s['energy_balance_pct']:+.3f} %; the "
+                f"instantaneous intakes swing by up to {swing:.2f} K (velocity residual "
+                f"{record['rate_velocity']:.2g}, temperature {record['rate_temperature']:.2g})")
+
+    def summary_dict(self, model) -> dict:
+        s, n = self.summary, self.racks
+        names = [r.name for r in model.scene.racks]
+        return {"steps": s["steps"], "window_steps": s["window_steps"], "window_change_K": s["window_change_K"],
+                "energy_balance_pct_of_windows": s["energy_balance_pct"],
+                "rack_inlet_mean_range_C": {name: [float(s["samples_min"][k]), float(s["samples_max"][k])]
+                                            for k, name in enumerate(names)},
+                "rack_inlet_max_range_C": {name: [float(s["samples_min"][n + k]), float(s["samples_max"][n + k])]
+                                           for k, name in enumerate(names)}}
 
 
 def balance_window(balances, chunk: int) -> dict:

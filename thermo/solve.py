@@ -408,8 +408,17 @@ def scaled_pressure_hierarchy(problem: Problem, scale: TimeScale) -> poisson.Hie
     return poisson.build_hierarchy(pressure_operator(problem.grid, weighted, problem.boundaries))
 
 
-def _run_chunk(numerics, coupling, problem, pre, state, steps, until_time):
+def _field_sum(state: State) -> tuple:
+    """The cell and face fields of ``state`` that a running average sums."""
+    return (*state.velocity, state.pressure, state.temperature, state.tracers, state.eddy_viscosity)
+
+
+def _run_chunk(numerics, coupling, problem, pre, state, steps, until_time, accumulate=False):
     """Up to ``steps`` steps, stopping early at ``until_time`` (dt clipped to land on it).
+
+    ``accumulate``: also return ``diag["field_sum"]``, the sum over the chunk's steps of
+    every field after the step (:func:`_field_sum` order), for averages over pseudo-time
+    of flows that do not settle to a steady state.
 
     Under local time stepping the multipliers are set from the state at the
     start of the chunk and held for its steps (the global step still follows
@@ -426,7 +435,7 @@ def _run_chunk(numerics, coupling, problem, pre, state, steps, until_time):
         return (count < steps) & (state.time < until_time)
 
     def body(carry):
-        state, count, iters, _, _, _ = carry
+        state, count, iters, _, _, _, total = carry
         with jax.named_scope("coupling"):
             current = problem if coupling is None else coupling(problem, state)
         with jax.named_scope("time_step"):
@@ -437,20 +446,36 @@ def _run_chunk(numerics, coupling, problem, pre, state, steps, until_time):
         last = (count + 1 >= steps) | (new.time >= until_time)
         rate_u, rate_t = lax.cond(last, lambda: change_rates(current, state, new, dt, scale),
                                   lambda: (carry[3], carry[4]))
-        return new, count + 1, iters + diag["poisson_iterations"], rate_u, rate_t, diag["poisson_residual"]
+        if accumulate:
+            total = tuple(a + b for a, b in zip(total, _field_sum(new)))
+        return new, count + 1, iters + diag["poisson_iterations"], rate_u, rate_t, diag["poisson_residual"], total
 
     zero = jnp.asarray(0.0, state.temperature.dtype)
-    carry = (state, jnp.asarray(0, jnp.int32), jnp.asarray(0, jnp.int32), zero, zero, zero)
-    state, count, iters, rate_u, rate_t, p_res = lax.while_loop(cond, body, carry)
+    total = tuple(jnp.zeros_like(f) for f in _field_sum(state)) if accumulate else ()
+    carry = (state, jnp.asarray(0, jnp.int32), jnp.asarray(0, jnp.int32), zero, zero, zero, total)
+    state, count, iters, rate_u, rate_t, p_res, total = lax.while_loop(cond, body, carry)
     finite = jnp.isfinite(rate_u) & jnp.isfinite(rate_t) & jnp.all(jnp.isfinite(state.temperature))
     for u in state.velocity:
         finite = finite & jnp.all(jnp.isfinite(u))
-    return state, {"steps": count, "poisson_iterations": iters, "rate_velocity": rate_u,
-                   "rate_temperature": rate_t, "poisson_residual": p_res, "finite": finite}
+    diag = {"steps": count, "poisson_iterations": iters, "rate_velocity": rate_u,
+            "rate_temperature": rate_t, "poisson_residual": p_res, "finite": finite}
+    if accumulate:
+        diag["field_sum"] = total
+    return state, diag
+
+
+def average_state(state: State, field_sum: tuple, count) -> State:
+    """``state`` with its fields replaced by ``field_sum / count`` (sums in :func:`_field_sum`
+    order, e.g. ``diag["field_sum"]`` of :meth:`Solver.run_chunk` added over chunks).  The
+    average of divergence-free velocities is divergence-free, so the result is a flow field
+    like any other; its time and step stay those of ``state``."""
+    mean = [f / count for f in field_sum]
+    return state.replace(velocity=tuple(mean[:3]), pressure=mean[3], temperature=mean[4], tracers=mean[5],
+                         eddy_viscosity=mean[6])
 
 
 # compiled once per (numerics, coupling, array shapes and dtypes), shared by all Solver objects
-_run_chunk_compiled = jax.jit(_run_chunk, static_argnums=(0, 1))
+_run_chunk_compiled = jax.jit(_run_chunk, static_argnums=(0, 1, 7))
 _precompute_compiled = jax.jit(precompute, static_argnums=1)
 
 
@@ -493,8 +518,12 @@ class Solver:
                 self.pre = self.layout.place(self.pre)
         return self.pre
 
-    def run_chunk(self, state: State, steps: int | None = None, until_time: float = math.inf):
-        """Run up to ``steps`` steps (default ``chunk``) or until ``until_time``; returns (state, diagnostics)."""
+    def run_chunk(self, state: State, steps: int | None = None, until_time: float = math.inf,
+                  accumulate: bool = False):
+        """Run up to ``steps`` steps (default ``chunk``) or until ``until_time``; returns (state, diagnostics).
+
+        ``accumulate``: the diagnostics also hold ``field_sum``, the fields summed over the
+        chunk's steps (see :func:`average_state`)."""
         pre = self.prepare()
         steps = self.chunk if steps is None else steps
         dtype = state.temperature.dtype
@@ -505,7 +534,8 @@ class Solver:
             state = self.layout.place(state)
         return _run_chunk_compiled(self.numerics, self.coupling, self.problem, pre, state,
                                    jnp.asarray(steps, jnp.int32),
-                                   jnp.asarray(min(until_time, np.finfo(np.dtype(dtype)).max), dtype))
+                                   jnp.asarray(min(until_time, np.finfo(np.dtype(dtype)).max), dtype),
+                                   bool(accumulate))
 
     def initial_state(self, temperature=None) -> State:
         dtype = self.problem.geometry.fluid.dtype

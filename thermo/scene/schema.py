@@ -105,6 +105,8 @@ class SolverSpec(Strict):
     cfl: Annotated[float, Field(gt=0, le=1)] = 0.45
     limiter: Literal["koren", "smooth", "van_leer", "minmod", "upwind"] = "koren"
     local_time_step: Annotated[float, Field(ge=1, le=100)] = 10.0
+    average_window: Annotated[int, Field(ge=0)] = 2000
+    average_tolerance: Annotated[TemperatureDifference, Field(gt=0)] = 0.25
 
 
 class Airflow(Strict):

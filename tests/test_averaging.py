@@ -1,0 +1,76 @@
+"""Averages over pseudo-time for halls that do not settle (the statistically steady outcome)."""
+
+import numpy as np
+import pytest
+
+from thermo import hall
+from thermo.cases.gradient_check import CHANNEL, as_arrays, heated_channel
+from thermo.solve import Numerics, Solver, _field_sum, average_state
+
+
+def test_a_chunk_sums_the_fields_after_every_step(x64):
+    problem = heated_channel(as_arrays(CHANNEL, np.float64))
+    solver = Solver(problem, Numerics(), chunk=5)
+    state = solver.initial_state()
+    start, summed = state, None
+    for _ in range(5):
+        state, _ = solver.run_chunk(state, 1)
+        fields = _field_sum(state)
+        summed = fields if summed is None else tuple(a + b for a, b in zip(summed, fields))
+    again, diag = solver.run_chunk(start, 5, accumulate=True)
+    for a, b in zip(diag["field_sum"], summed):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-12, atol=1e-12)
+    mean = average_state(again, diag["field_sum"], 5)
+    np.testing.assert_allclose(np.asarray(mean.temperature), np.asarray(summed[4]) / 5, rtol=1e-12)
+    assert float(mean.time) == float(again.time)
+    _, plain = solver.run_chunk(start, 5)
+    assert "field_sum" not in plain
+
+
+class _FakeState:
+    """Just enough of a State for :class:`hall._Averages`: one 'field' per probe value."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def replace(self, **fields):
+        return _FakeState(fields["temperature"])
+
+
+def _feed(averages, values_per_chunk, balance=0.0, chunk=100):
+    """Chunks whose every step has the given probe values; returns the step at which a
+    window ended steady (None if none did)."""
+    def probe(state):
+        return np.asarray(state.value), balance
+
+    for k, values in enumerate(values_per_chunk):
+        v = np.asarray(values, float)
+        zero = np.zeros_like(v)
+        diag = {"field_sum": (zero, zero, zero, zero, v * chunk, zero, zero)}
+        if averages.add(_FakeState(v), diag, chunk, v, probe) and averages.steady(0.25):
+            return (k + 1) * chunk
+    return None
+
+
+def test_consecutive_window_averages_decide_statistical_steadiness():
+    # two racks (mean, max) oscillating by +-1 K about a fixed mean: steady after two windows
+    swing = [[20 + s, 25 + s, 21 - s, 26 - s] for s in np.tile([1.0, -1.0], 10)]
+    averages = hall._Averages(1000, 100, 2)
+    assert _feed(averages, swing) == 2000
+    mean = averages.mean_state(_FakeState(None))
+    np.testing.assert_allclose(mean.value, [20, 25, 21, 26])
+    assert averages.summary["steps"] == 2000
+    assert averages.reason({"rate_velocity": 1.0, "rate_temperature": 0.5}).startswith("statistically steady")
+    # the same oscillation on a drift of 1 K per 1000 steps: never steady
+    drifting = [[v + 0.1 * k for v in row] for k, row in enumerate(swing)]
+    averages = hall._Averages(1000, 100, 2)
+    assert _feed(averages, drifting) is None
+    assert averages.last_change == pytest.approx(1.0)
+    # steady intakes but an energy balance off by 1 %: not an answer
+    assert _feed(hall._Averages(1000, 100, 2), swing, balance=1.0) is None
+
+
+def test_averaging_starts_after_one_window_and_can_be_switched_off():
+    assert not hall._Averages(2000, 100, 1).active(1900)
+    assert hall._Averages(2000, 100, 1).active(2000)
+    assert not hall._Averages(0, 100, 1).active(10 ** 6)
