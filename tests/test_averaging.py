@@ -74,3 +74,17 @@ def test_averaging_starts_after_one_window_and_can_be_switched_off():
     assert not hall._Averages(2000, 100, 1).active(1900)
     assert hall._Averages(2000, 100, 1).active(2000)
     assert not hall._Averages(0, 100, 1).active(10 ** 6)
+
+
+def test_report_and_terminal_say_what_an_averaged_answer_is():
+    from thermo.cli import averaged_text
+    from thermo.io import report
+
+    averaged = {"steps": 4000, "window_steps": 2000, "window_change_K": 0.124, "energy_balance_pct_of_windows": -0.1,
+                "rack_inlet_mean_range_C": {"A01": [26.53, 27.55], "A02": [22.49, 23.22]},
+                "rack_inlet_max_range_C": {"A01": [29.0, 31.5], "A02": [27.9, 29.1]}}
+    text = averaged_text(averaged)
+    assert "averages over the last 4,000 steps" in text and "A01: 29.0 to 31.5 C" in text
+    md = report.render_report({"scenario": "s", "racks": [], "solver": {"averaged": averaged, "converged": True}})
+    assert "averages over the last 4000 steps" in md
+    assert "| A01 | 26.53 - 27.55 | 29.00 - 31.50 |" in md

@@ -366,6 +366,9 @@ def cmd_run(args) -> int:
         from .io.report import ride_through_text
 
         console.print(ride_through_text(summary["transient"]))
+    averaged = (summary.get("solver") or {}).get("averaged")
+    if averaged:
+        console.print(averaged_text(averaged))
     if not converged:
         console.print(f"[yellow]warning: the solution did not converge ({reason or 'stopped early'}); "
                       "the numbers above are those of the last step. summary.json is marked "
@@ -375,6 +378,19 @@ def cmd_run(args) -> int:
             console.print(f"[yellow]warning: {warning}[/yellow]")
     console.print(f"outputs written to [bold]{out}[/bold]")
     return EXIT_OK
+
+
+def averaged_text(averaged: dict) -> str:
+    """One line for a statistically steady run: what the table's numbers are, and how far the
+    instantaneous intakes swing (``summary["solver"]["averaged"]``)."""
+    swings = {name: hi - lo for name, (lo, hi) in averaged.get("rack_inlet_max_range_C", {}).items()}
+    widest = max(swings, key=swings.get) if swings else None
+    text = (f"statistically steady: the numbers above are averages over the last {averaged['steps']:,} steps "
+            f"(two {averaged['window_steps']:,}-step windows agreeing within {averaged['window_change_K']:.2f} K)")
+    if widest is not None:
+        lo, hi = averaged["rack_inlet_max_range_C"][widest]
+        text += f"; instantaneous intake maxima swing most at {widest}: {lo:.1f} to {hi:.1f} C"
+    return text
 
 
 def _write_json(records, path: Path, console) -> None:

@@ -162,6 +162,16 @@ def render_report(summary: dict, images: dict | None = None) -> str:
             ["compile time (s)", _num(solver.get("compile_seconds"), 1)],
             ["converged", _num(solver.get("converged"))], ["stop reason", solver.get("reason", "")]]
     out += _table(["quantity", "value"], rows)
+    averaged = solver.get("averaged")
+    if averaged:
+        out += [f"The flow did not settle; the rack table and metrics are averages over the last "
+                f"{averaged['steps']} steps. Instantaneous rack intakes, sampled every 100 steps over them, moved "
+                "within these ranges (degC):", ""]
+        means, maxima = averaged.get("rack_inlet_mean_range_C", {}), averaged.get("rack_inlet_max_range_C", {})
+        out += _table(["rack", "intake mean range", "intake max range"],
+                      [[name, f"{_num(lo, 2)} - {_num(hi, 2)}",
+                        f"{_num(maxima[name][0], 2)} - {_num(maxima[name][1], 2)}" if name in maxima else ""]
+                       for name, (lo, hi) in means.items()])
 
     transient = summary.get("transient")
     if transient:
