@@ -68,6 +68,10 @@ def test_consecutive_window_averages_decide_statistical_steadiness():
     assert averages.last_change == pytest.approx(1.0)
     # steady intakes but an energy balance off by 1 %: not an answer
     assert _feed(hall._Averages(1000, 100, 2), swing, balance=1.0) is None
+    # a swing that dies out (+-1 K, then +-0.2 K) is a run converging, not a statistically steady one
+    amplitude = [s * (1.0 if k < 10 else 0.2) for k, s in enumerate(np.tile([1.0, -1.0], 10))]
+    decaying = [[20 + a, 25 + a, 21, 26] for a in amplitude]
+    assert _feed(hall._Averages(1000, 100, 2), decaying) is None
 
 
 def test_averaging_starts_after_one_window_and_can_be_switched_off():

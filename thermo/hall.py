@@ -600,6 +600,11 @@ def _solve_air(model: HallModel, progress: Callable | None = None, max_steps: in
     return result
 
 
+#: A window whose intakes swing by less than this fraction of the previous window's is a decay
+#: towards a steady state, not a statistically steady oscillation.
+FLUCTUATION_KEPT = 0.5
+
+
 class _Averages:
     """Consecutive windows of ``length`` steps over which :func:`_solve_air` averages the
     fields of a hall that does not settle (the *statistically steady* outcome).
@@ -634,9 +639,17 @@ class _Averages:
         return len(self.windows) == 2
 
     def steady(self, band: float) -> bool:
-        (_, _, first, _, _), (_, _, second, _, _) = self.windows
+        """Two consecutive window averages agree within ``band`` (K), their energy balance is
+        within tolerance, and the run still fluctuates as much as before: where the swing of
+        the instantaneous values is dying out the run is converging, and a window holding its
+        transient is no statistic of the answer (converged or settled will stop it)."""
+        (_, _, first, _, early), (_, _, second, _, late) = self.windows
         self.last_change = float(np.max(np.abs(second - first))) if second.size else 0.0
-        return self.last_change < band and abs(self._balance()) < BALANCE_TOLERANCE_PCT
+        swing_early, swing_late = (float(np.max(np.ptp(np.stack(a), axis=0))) if second.size else 0.0
+                                   for a in (early, late))
+        still_fluctuating = swing_late >= FLUCTUATION_KEPT * swing_early
+        return (self.last_change < band and abs(self._balance()) < BALANCE_TOLERANCE_PCT
+                and still_fluctuating)
 
     def _balance(self) -> float:
         # the balance is linear in the fields at fixed equipment flows: the two windows' mean
