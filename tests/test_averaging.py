@@ -66,18 +66,22 @@ def test_consecutive_window_averages_decide_statistical_steadiness():
     averages = hall._Averages(1000, 100, 2)
     assert _feed(averages, drifting) is None
     assert averages.last_change == pytest.approx(1.0)
+    assert averages.oscillating        # what makes the hall driver switch local time stepping off
     # steady intakes but an energy balance off by 1 %: not an answer
     assert _feed(hall._Averages(1000, 100, 2), swing, balance=1.0) is None
     # a swing that dies out (+-1 K, then +-0.2 K) is a run converging, not a statistically steady one
     amplitude = [s * (1.0 if k < 10 else 0.2) for k, s in enumerate(np.tile([1.0, -1.0], 10))]
     decaying = [[20 + a, 25 + a, 21, 26] for a in amplitude]
-    assert _feed(hall._Averages(1000, 100, 2), decaying) is None
+    averages = hall._Averages(1000, 100, 2)
+    assert _feed(averages, decaying) is None and not averages.oscillating
 
 
 def test_averaging_starts_after_one_window_and_can_be_switched_off():
     assert not hall._Averages(2000, 100, 1).active(1900)
     assert hall._Averages(2000, 100, 1).active(2000)
     assert not hall._Averages(0, 100, 1).active(10 ** 6)
+    assert not hall._Averages(2000, 100, 1, start=6000).active(7900)    # restarted after a change of scheme
+    assert hall._Averages(2000, 100, 1, start=6000).active(8000)
 
 
 def test_report_and_terminal_say_what_an_averaged_answer_is():
