@@ -499,7 +499,11 @@ def _solve_air(model: HallModel, progress: Callable | None = None, max_steps: in
       reports a statistically steady flow.  ``summary["solver"]["averaged"]`` gives the
       averaging steps and, per rack, the range over which its intake mean moved.
 
-    The report's reason says which, with the residuals they plateaued at.
+    The report's reason says which, with the residuals they plateaued at.  Where two
+    windows disagree and the intakes still swing as much as before under local time
+    stepping, which can lead the march into a limit cycle instead of the steady state, the
+    run starts again from its starting state with one global step
+    (``summary["solver"]["local_time_step_off_at_step"]``).
 
     Then the capture-index scalars are solved in the frozen flow (``capture_index``).
 
@@ -676,7 +680,7 @@ class _Averages:
         return (n1 * b1 + n2 * b2) / (n1 + n2)
 
     def mean_state(self, state):
-        (s1, n1, v1, _, a1), (s2, n2, v2, _, a2) = self.windows
+        (s1, n1, _, _, a1), (s2, n2, _, _, a2) = self.windows
         samples = np.stack(a1 + a2)
         self.summary = {"steps": n1 + n2, "window_steps": self.length, "window_change_K": self.last_change,
                         "energy_balance_pct": self._balance(),
