@@ -101,6 +101,9 @@ def generated_hall(racks: int, per_row: int = 24, height: float = 3.6, max_cell:
         "ceiling_plenum": {"depth": 0.6},
         "grid": {"max_cell": max_cell, "growth": 1.25},
         "ashrae_class": "A1",
+        # raised-floor CRAH jets keep the flow oscillating under the zero-equation model; with the
+        # mixing-length model hall-raised-floor converges (docs/performance.md, "Halls that do not settle")
+        "solver": {"turbulence": "mixing_length"},
         "rows": row_specs,
         "tile_rows": tile_rows,
         "coolers": coolers,
