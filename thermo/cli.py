@@ -253,7 +253,7 @@ def _gradient_memory_row(scene, args, device) -> tuple[str, str]:
     design gradient's backward pass on the design grid (``optimize.cell``, ``optimize.precision``,
     unless ``--cell`` is given), checked against the device; a finite-difference study needs only
     forward solves."""
-    from .memory import GridTooLarge, check_fits
+    from .memory import GridTooLarge, check_fits, estimate_bytes
     from .scene.gridgen import generate_grid
 
     spec = scene.optimize
@@ -262,8 +262,6 @@ def _gradient_memory_row(scene, args, device) -> tuple[str, str]:
     label = f"optimize ({spec.gradient}, {spec.precision}, {' x '.join(map(str, grid.shape))})"
     itemsize = np.dtype(PRECISIONS[spec.precision]).itemsize
     if spec.gradient == "finite_difference":
-        from .memory import estimate_bytes
-
         needed = estimate_bytes(grid.cells, itemsize)
         return label, f"{needed:,} bytes ({_gib(needed)}): forward solves only"
     try:
