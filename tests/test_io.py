@@ -308,5 +308,11 @@ def test_transient_text_names_events_and_ride_through():
                                                     "during the transient")
     transient["ride_through_s"] = 41.25
     assert report.ride_through_text(transient).startswith("ride-through time: 41.2 s")
+    # with the crossing rack and the event it follows, the time is counted from the event
+    transient.update(ride_through_rack="A12", ride_through_after_event_s=21.25,
+                     ride_through_event={"time_s": 20.0, "rack": "A01", "power_kW": 16.0})
+    assert report.ride_through_text(transient) == (
+        "ride-through time: 21.2 s after rack A01 to 16.0 kW at 20.0 s: rack A12's intake exceeded the allowable "
+        "limit (32.0 C) at t = 41.2 s")
     text = report.render_report({"scenario": "x", "transient": transient})
     assert "event at 10.0 s: cooler CRAH-E fail" in text and "event at 20.0 s: rack A01 to 16.0 kW" in text

@@ -71,3 +71,18 @@ def test_ride_through_interpolates_first_crossing():
     inlets = [[20.0, 21.0], [25.0, 30.0], [31.0, 34.0], [35.0, 36.0]]
     assert m.ride_through(times, inlets, 32.0) == pytest.approx(10.0 + 10.0 * 2.0 / 4.0)
     assert m.ride_through(times, [[20.0]] * 4, 32.0) is None
+
+
+def test_rack_crossing_times_and_time_after_event():
+    times = [0.0, 10.0, 20.0, 30.0]
+    inlets = [[30.0, 31.0], [31.0, 33.0], [34.0, 34.0], [35.0, 35.0]]
+    # rack 2 crosses 32 degC half-way through 0..10 s (31 -> 33), rack 1 a third of the way through 10..20 s
+    crossings = m.rack_crossing_times(times, inlets, 32.0)
+    assert crossings == pytest.approx([10.0 + 10.0 / 3.0, 5.0])
+    assert m.ride_through(times, inlets, 32.0) == pytest.approx(5.0)
+    assert m.rack_crossing_times(times, [[20.0, 40.0]] * 4, 32.0) == [None, 0.0]
+    # measured from the last event at or before the crossing
+    assert m.time_after_event(61.5, [0.0, 60.0, 90.0]) == (pytest.approx(1.5), 1)
+    assert m.time_after_event(5.0, [10.0]) == (None, None)
+    assert m.time_after_event(None, [10.0]) == (None, None)
+

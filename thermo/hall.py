@@ -774,12 +774,22 @@ def solve_transient(model: HallModel, end_time: float | None = None, report_ever
     # the server-inlet maximum includes blanking leakage: recompute per sample
     series = _server_inlet_series(model, snapshots)
     limit = m.ALLOWABLE[scene.ashrae_class][1]
+    times = [float(s.time) for s in snapshots]
+    crossings = m.rack_crossing_times(times, series, limit) if n else []
+    ride = min((c for c in crossings if c is not None), default=None)
+    first_rack = scene.racks[crossings.index(ride)].name if ride is not None else None
+    events = [_event_dict(e) for e in scene.events]
+    after, event_index = m.time_after_event(ride, [e["time_s"] for e in events])
     result.summary["transient"] = {
-        "times_s": [float(s.time) for s in snapshots],
+        "times_s": times,
         "rack_inlet_max_C": {r.name: [float(v[k]) for v in series] for k, r in enumerate(scene.racks)},
-        "ride_through_s": m.ride_through([float(s.time) for s in snapshots], series, limit) if n else None,
+        "ride_through_s": ride,
+        "ride_through_rack": first_rack,
+        "ride_through_after_event_s": after,
+        "ride_through_event": events[event_index] if event_index is not None else None,
+        "rack_over_limit_s": {r.name: c for r, c in zip(scene.racks, crossings)},
         "ride_through_limit_C": limit,
-        "events": [_event_dict(e) for e in scene.events],
+        "events": events,
     }
     result.snapshots = [(float(s.time), s) for s in snapshots]
     return result

@@ -74,19 +74,45 @@ def shi_rhi(inlet_C, outlet_C, mass_flows, reference_C: float) -> tuple[float, f
     return shi, 1.0 - shi
 
 
-def ride_through(times_s, inlet_max_C, limit_C: float):
-    """First time (s) any intake exceeds ``limit_C`` (degC), linearly interpolated
-    between samples; None if it never does.  ``inlet_max_C``: shape (times, racks)."""
+def rack_crossing_times(times_s, inlet_max_C, limit_C: float) -> list:
+    """Per rack, the first time (s) its intake exceeds ``limit_C`` (degC), linearly
+    interpolated between samples; None for a rack that never does.
+    ``inlet_max_C``: shape (times, racks)."""
     t = np.asarray(times_s, float)
-    peak = np.max(np.asarray(inlet_max_C, float), axis=1)
-    above = np.nonzero(peak > limit_C)[0]
-    if len(above) == 0:
-        return None
-    k = int(above[0])
-    if k == 0:
-        return float(t[0])
-    f = (limit_C - peak[k - 1]) / (peak[k] - peak[k - 1])
-    return float(t[k - 1] + f * (t[k] - t[k - 1]))
+    series = np.asarray(inlet_max_C, float)
+    out = []
+    for column in series.T:
+        above = np.nonzero(column > limit_C)[0]
+        if len(above) == 0:
+            out.append(None)
+            continue
+        k = int(above[0])
+        if k == 0:
+            out.append(float(t[0]))
+            continue
+        f = (limit_C - column[k - 1]) / (column[k] - column[k - 1])
+        out.append(float(t[k - 1] + f * (t[k] - t[k - 1])))
+    return out
+
+
+def ride_through(times_s, inlet_max_C, limit_C: float):
+    """First time (s) any intake exceeds ``limit_C`` (degC): the earliest of
+    :func:`rack_crossing_times`; None if none does.  ``inlet_max_C``: shape (times, racks)."""
+    crossings = [c for c in rack_crossing_times(times_s, inlet_max_C, limit_C) if c is not None]
+    return min(crossings) if crossings else None
+
+
+def time_after_event(time_s, event_times_s):
+    """(seconds since the last event at or before ``time_s``, that event's index); (None, None)
+    when ``time_s`` is None or no event precedes it.  The ride-through an engineer quotes is
+    the time from the failure, not from the start of the transient."""
+    if time_s is None:
+        return None, None
+    before = [(t, k) for k, t in enumerate(event_times_s) if t <= time_s]
+    if not before:
+        return None, None
+    t, k = max(before)
+    return float(time_s - t), k
 
 
 # --------------------------------------------------------------------------------

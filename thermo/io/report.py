@@ -71,7 +71,13 @@ def ride_through_text(transient: dict) -> str:
     limit_text = f" ({_num(limit, 1)} C)" if limit is not None else ""
     if ride is None:
         return f"no rack intake exceeded the allowable limit{limit_text} during the transient"
-    return f"ride-through time: {_num(ride, 1)} s until the first rack intake exceeded the allowable limit{limit_text}"
+    rack = transient.get("ride_through_rack")
+    who = f"rack {rack}'s intake" if rack else "the first rack intake"
+    after, event = transient.get("ride_through_after_event_s"), transient.get("ride_through_event")
+    if after is not None and event:
+        return (f"ride-through time: {_num(after, 1)} s after {event_label(event)} at {_num(event['time_s'], 1)} s: "
+                f"{who} exceeded the allowable limit{limit_text} at t = {_num(ride, 1)} s")
+    return f"ride-through time: {_num(ride, 1)} s until {who} exceeded the allowable limit{limit_text}"
 
 
 def facility_section(facility: dict) -> list[str]:
