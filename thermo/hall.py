@@ -776,7 +776,7 @@ def solve_transient(model: HallModel, end_time: float | None = None, report_ever
     limit = m.ALLOWABLE[scene.ashrae_class][1]
     times = [float(s.time) for s in snapshots]
     crossings = m.rack_crossing_times(times, series, limit) if n else []
-    ride = min((c for c in crossings if c is not None), default=None)
+    ride = m.ride_through(times, series, limit) if n else None
     first_rack = scene.racks[crossings.index(ride)].name if ride is not None else None
     events = [_event_dict(e) for e in scene.events]
     after, event_index = m.time_after_event(ride, [e["time_s"] for e in events])
