@@ -186,6 +186,27 @@ def test_divergence_exits_3_and_writes_nothing(tmp_path, capsys, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_turbulence_flag_replaces_the_scenarios_model(tmp_path, capsys, monkeypatch):
+    import thermo.hall
+    from thermo.solve import SolverDiverged
+
+    used = []
+
+    def capture(model, progress=None, max_steps=None, **options):
+        used.append((model.scene.solver.turbulence, model.numerics.turbulence))
+        raise SolverDiverged("stopped by the test before any step")
+
+    monkeypatch.setattr(thermo.hall, "solve", capture)
+    out = tmp_path / "out"
+    assert cli.main(["run", str(HALL_SMALL), "--cell", "0.6", "--turbulence", "mixing_length", "--out", str(out)]) == 3
+    assert cli.main(["run", str(HALL_SMALL), "--cell", "0.6", "--out", str(out)]) == 3
+    assert used == [("mixing_length", "mixing_length"), ("zero_equation", "zero_equation")]
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        cli.main(["run", str(HALL_SMALL), "--turbulence", "k_epsilon"])
+    assert "k_epsilon" in capsys.readouterr().err
+
+
 def test_check_f64_doubles_the_memory_estimate_and_restores_x64(capsys):
     def estimate(precision):
         assert cli.main(["check", str(HALL_SMALL), "--cell", "0.6", "--precision", precision]) == 0

@@ -246,3 +246,14 @@ def test_solid_and_face_layer():
     assert len(cells) == 12 and areas.sum() == pytest.approx(0.6 * 0.8)
     ijk = np.unravel_index(cells, grid.shape)
     assert set(ijk[1]) == {6}
+
+
+def test_with_solver_replaces_settings_and_validates_them():
+    scene = thermo.scene.load(ROOT / "geometries" / "hall-small.yaml")
+    changed = scene.with_solver(turbulence="mixing_length", max_steps=500)
+    assert changed.solver.turbulence == "mixing_length" and changed.solver.max_steps == 500
+    assert scene.solver.turbulence == "zero_equation"          # the original is untouched
+    assert changed.racks == scene.racks and changed.name == scene.name
+    with pytest.raises(ScenarioError) as error:
+        scene.with_solver(cfl=-1.0)
+    assert error.value.object == "solver" and error.value.field == "cfl"

@@ -7,6 +7,7 @@ grid when the grid has 40,000 cells or more, interpolated as the start, then the
 fine grid to convergence), without the capture-index post-processing.  Recorded
 (times in s, memory in MiB):
 
+* ``turbulence``: the scene's turbulence model (``thermo bench --turbulence`` replaces it);
 * ``build_s``: scene to grid and fields;
 * ``compile_s``: compiling and first-calling the steps (fine and coarse) and the
   precomputation (multigrid hierarchy, wall distance), reported apart;
@@ -135,6 +136,7 @@ def bench_case(scene, cell: float | None = None, precision: str = "f32", max_ste
         "cell_m": cell if cell is not None else scene.grid.max_cell,
         "device": device_name(device),
         "precision": precision,
+        "turbulence": scene.solver.turbulence,
         "build_s": build_s,
         "compile_s": compile_s,
         "solve_s": solve_s,

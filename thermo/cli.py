@@ -24,6 +24,7 @@ import numpy as np
 
 EXIT_OK, EXIT_USAGE, EXIT_DIVERGED = 0, 2, 3
 PRECISIONS = {"f32": np.float32, "f64": np.float64}
+TURBULENCE_MODELS = ("laminar", "mixing_length", "zero_equation")
 
 
 class UserError(Exception):
@@ -288,6 +289,8 @@ def cmd_run(args) -> int:
     console = _console()
     device = select_device(args.device)
     scene = _load_scene(args.scenario)
+    if args.turbulence is not None:
+        scene = scene.with_solver(turbulence=args.turbulence)
     out = Path(args.out) if args.out else Path("runs") / scene.name
     check_target(out, args.force)
 
@@ -411,6 +414,8 @@ def cmd_bench_case(args) -> int:
     console = _console()
     try:
         scene = case_scene(args.case, args.racks)
+        if args.turbulence is not None:
+            scene = scene.with_solver(turbulence=args.turbulence)
     except ValueError as error:
         raise UserError(str(error)) from None
     device = select_device(args.device)
@@ -421,7 +426,7 @@ def cmd_bench_case(args) -> int:
     except GridTooLarge as error:
         raise UserError(str(error)) from None
     console.print(f"{scene.name}: grid {' x '.join(map(str, grid.shape))} ({grid.cells:,} cells), {args.precision}, "
-                  f"{device.platform}; solving to a steady state"
+                  f"{device.platform}, {scene.solver.turbulence}; solving to a steady state"
                   + (f" (at most {args.max_steps} steps per solve)" if args.max_steps else ""))
     record = bench_case(scene, cell=args.cell, precision=args.precision, max_steps=args.max_steps,
                         coarse_start=not args.no_coarse_start)
@@ -453,7 +458,8 @@ def cmd_bench(args) -> int:
     if args.case is not None or args.racks is not None:
         return cmd_bench_case(args)
     console = _console()
-    table = Table(title=f"thermo bench: buoyant cubic cavity, {args.precision}, {args.turbulence}, "
+    turbulence = args.turbulence or "mixing_length"
+    table = Table(title=f"thermo bench: buoyant cubic cavity, {args.precision}, {turbulence}, "
                         f"{args.steps} steps x {args.repeats} chunks")
     for column in ("N", "cells", "device", "compile (s)", "step (ms)", "best (ms)", "CPU (ms)", "Mcell-steps/s",
                    "Poisson it/step", "peak RSS +MB", "device peak MB"):
@@ -464,7 +470,7 @@ def cmd_bench(args) -> int:
                       f"{record['mcell_steps_per_s']:.2f} Mcell-steps/s")
 
     records = run_bench(args.sizes, steps=args.steps, repeats=args.repeats, precision=args.precision,
-                        turbulence=args.turbulence, progress=progress)
+                        turbulence=turbulence, progress=progress)
     for r in records:
         table.add_row(str(r["n"]), f"{r['cells']:,}", r["device"], _fmt(r["compile_s"], 1),
                       _fmt(r["step_s"] * 1e3, 2), _fmt(r["step_s_min"] * 1e3, 2), _fmt(r["cpu_s_per_step"] * 1e3, 2),
@@ -546,6 +552,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--max-steps", type=_positive_int, default=None, metavar="N",
                      help="stop the steady solve (also the one a transient starts from) after N steps; "
                           "reported as not converged if not settled; default the scenario's solver.max_steps")
+    run.add_argument("--turbulence", choices=TURBULENCE_MODELS, default=None,
+                     help="turbulence model instead of the scenario's solver.turbulence (mixing_length settles "
+                          "hall-small at 0.1 m in about 3,200 steps where zero_equation needs 14,000; "
+                          "docs/performance.md)")
     run.set_defaults(func=cmd_run)
 
     check = sub.add_parser("check", help="validate a scenario; print object counts, grid and memory estimate")
@@ -560,8 +570,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--steps", type=_positive_int, default=20, help="steps per timed chunk (default 20)")
     bench.add_argument("--repeats", type=_positive_int, default=5, help="timed chunks per size (default 5)")
     bench.add_argument("--precision", choices=sorted(PRECISIONS), default="f32")
-    bench.add_argument("--turbulence", choices=("laminar", "mixing_length", "zero_equation"),
-                       default="mixing_length", help="turbulence model of the cavity (default mixing_length)")
+    bench.add_argument("--turbulence", choices=TURBULENCE_MODELS, default=None,
+                       help="turbulence model: of the cavity (default mixing_length); with --case/--racks "
+                            "instead of the scenario's")
     bench.add_argument("--device", choices=("cpu", "gpu"), default="cpu")
     bench.add_argument("--json", default=None, metavar="FILE", help="write the records as a JSON list")
     hall_case = bench.add_mutually_exclusive_group()

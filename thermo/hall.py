@@ -995,7 +995,7 @@ def summarize(model: HallModel, state: State, report: RunReport, capture_cold=No
         **hybrid_rows, **({"facility": facility} if facility is not None else {}),
         "grid": {"cells": int(model.cells), "shape": list(model.grid.shape),
                  "min_cell_m": float(min(w.min() for w in widths)), "max_cell_m": float(max(w.max() for w in widths))},
-        "solver": {"steps": int(report.steps), "seconds": float(report.seconds),
+        "solver": {"turbulence": model.numerics.turbulence, "steps": int(report.steps), "seconds": float(report.seconds),
                    "compile_seconds": float(report.compile_seconds), "converged": bool(report.converged),
                    "reason": report.reason or ("completed" if report.converged else "")},
     }

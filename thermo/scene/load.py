@@ -9,7 +9,7 @@ balance.  Nothing downstream re-checks.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import yaml
@@ -68,6 +68,17 @@ class Scene:
     facility: s.Facility | None = None
     tanks: tuple = ()
     optimize: s.Optimize | None = None
+
+    def with_solver(self, **changes) -> "Scene":
+        """The scene with ``solver`` settings replaced (``turbulence="mixing_length"``, ...),
+        validated as in a scenario file; an invalid value is a :class:`ScenarioError`."""
+        raw = {**self.solver.model_dump(), **changes}
+        try:
+            solver = s.SolverSpec.model_validate(raw)
+        except ValidationError as error:
+            first = error.errors()[0]
+            raise ScenarioError("solver", _field_name(tuple(first["loc"])), first["msg"]) from None
+        return replace(self, solver=solver)
 
     def counts(self) -> dict:
         """Number of objects of each kind, e.g. ``{"racks": 12, "coolers": 0, ...}``."""
