@@ -254,6 +254,8 @@ def test_with_solver_replaces_settings_and_validates_them():
     assert changed.solver.turbulence == "mixing_length" and changed.solver.max_steps == 500
     assert scene.solver.turbulence == "zero_equation"          # the original is untouched
     assert changed.racks == scene.racks and changed.name == scene.name
+    # every other setting survives the round trip through validation unchanged (units included)
+    assert changed.solver.model_dump() == {**scene.solver.model_dump(), "turbulence": "mixing_length", "max_steps": 500}
     with pytest.raises(ScenarioError) as error:
         scene.with_solver(cfl=-1.0)
     assert error.value.object == "solver" and error.value.field == "cfl"
