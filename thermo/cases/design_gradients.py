@@ -29,7 +29,6 @@ import argparse
 import json
 import resource
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import jax
@@ -60,9 +59,8 @@ def scene(limiter: str | None = None):
     ``solver.limiter`` (``"upwind"``: the scheme without kinks, see docs/gradients.md)."""
     base = design.load(SCENARIO, movable=MOVABLE)
     if limiter is not None:
-        plain = base.scene
-        base = design.DesignScene(replace(plain, solver=plain.solver.model_copy(update={"limiter": limiter})),
-                                  base.cell_size, {k: None for k in MOVABLE})
+        base = design.DesignScene(base.scene.with_solver(limiter=limiter), base.cell_size,
+                                  {k: None for k in MOVABLE})
     return base.with_parameters(POINT)
 
 
