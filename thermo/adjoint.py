@@ -205,7 +205,9 @@ def _step_map(numerics: Numerics, coupling, template: State, scale, problem: Pro
     state), so F is exactly the map the forward solve iterates; ``scale``
     holds the local time-step multipliers of the steady state (or None).
     """
-    state = _with_fields(template, x)
+    # the residue of compensated summation is a constant of the march (it
+    # changes where the map is evaluated by less than an ulp), not a variable
+    state = _with_fields(template, x).replace(temperature_residue=None)
     # the pressure is only the warm start of the pressure solve (stop-gradient
     # inside poisson.solve too); everything geometric is recomputed from theta
     pre = precompute(problem, numerics)

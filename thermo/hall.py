@@ -35,7 +35,7 @@ from .equipment.leakage import build_floor, floor_flows
 from .equipment.obstruction import build_obstructions
 from .equipment.openings import OpeningSet, build_openings, opening_flows, update_backflow
 from .equipment.tiles import TileSet, build_tiles, jet_correction, tile_flows
-from .fields import State
+from .fields import State, compensation_for
 from .grid import Grid
 from .problem import Fluid, Problem
 from .scene.gridgen import generate_grid
@@ -354,7 +354,8 @@ def interpolate_state(state: State, source: Grid, target: Grid, target_open) -> 
                      for a in range(3))
     return State(velocity=velocity, pressure=centre(state.pressure), temperature=centre(state.temperature),
                  tracers=jnp.zeros((0, *target.shape), dtype), eddy_viscosity=centre(state.eddy_viscosity),
-                 time=jnp.zeros_like(state.time), step=jnp.zeros_like(state.step))
+                 time=jnp.zeros_like(state.time), step=jnp.zeros_like(state.step),
+                 temperature_residue=compensation_for(target.shape, dtype))
 
 
 def _coarse_start(model: HallModel, coarse_cell, progress):

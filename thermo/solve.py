@@ -30,7 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from .fields import State, cell_centred_velocity, initial_state
+from .fields import State, cell_centred_velocity, compensated_sum, initial_state
 from .grid import AXES, Grid
 from .operators import LIMITERS, materialize, pad, take
 from .physics import poisson
@@ -319,7 +319,12 @@ def euler_step(problem: Problem, numerics: Numerics, pre: Precomputed, state: St
                                     temperature_boundaries(problem), limiter, sources.mass,
                                     sources.mass_temperature, sources.heat / rho_cp)
         dt_cell = dt if scale is None else dt * scale.cell
-        temperature = jnp.where(live, state.temperature + dt_cell * t_rate, state.temperature)
+        if state.temperature_residue is None:
+            temperature, residue = jnp.where(live, state.temperature + dt_cell * t_rate, state.temperature), None
+        else:
+            summed, residue = compensated_sum(state.temperature, dt_cell * t_rate, state.temperature_residue)
+            temperature = jnp.where(live, summed, state.temperature)
+            residue = jnp.where(live, residue, 0.0)
         tracers = []
         for k in range(problem.n_tracers):
             c_rate = transport_tendency(state.tracers[k], flux, kappa, grid, geometry.open,
@@ -329,7 +334,7 @@ def euler_step(problem: Problem, numerics: Numerics, pre: Precomputed, state: St
         tracers = jnp.stack(tracers) if tracers else state.tracers
 
     new = State(velocity=velocity, pressure=pressure, temperature=temperature, tracers=tracers,
-                eddy_viscosity=nu_t, time=state.time + dt, step=state.step + 1)
+                eddy_viscosity=nu_t, time=state.time + dt, step=state.step + 1, temperature_residue=residue)
     return new, iterations, residual
 
 
@@ -380,7 +385,11 @@ def change_rates(problem: Problem, old: State, new: State, dt, scale: TimeScale 
     # isothermal field does not turn round-off into a large relative change
     t_range = jnp.maximum(jnp.max(jnp.where(live, new.temperature, -jnp.inf)) -
                           jnp.min(jnp.where(live, new.temperature, jnp.inf)), 1.0)
-    d_t = jnp.abs(new.temperature - old.temperature)
+    d_t = new.temperature - old.temperature
+    if new.temperature_residue is not None and old.temperature_residue is not None:
+        # the change of the represented value, increments smaller than an ulp included
+        d_t = d_t + (new.temperature_residue - old.temperature_residue)
+    d_t = jnp.abs(d_t)
     if scale is not None:
         d_t = d_t / scale.cell
     d_t = jnp.max(jnp.where(live, d_t, 0.0))

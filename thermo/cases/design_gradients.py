@@ -147,6 +147,9 @@ def main(argv=None):
     parser.add_argument("--no-f32", action="store_true")
     parser.add_argument("--f32-only", action="store_true", help="only the float32 adjoint gradient")
     parser.add_argument("--limiter", default=None, help="override the scenario's solver.limiter (e.g. upwind, koren)")
+    parser.add_argument("--reference", default=None,
+                        help="with --f32-only: a docs/data/gradient_limiters/*.json record whose float64 central "
+                             "differences (at this module's steps) the float32 adjoint is compared with")
     args = parser.parse_args(argv)
     record = {"device": jax.devices()[0].device_kind, "jax": jax.__version__, "limiter": args.limiter}
 
@@ -158,6 +161,16 @@ def main(argv=None):
     if args.f32_only:
         record["adjoint32"] = adjoint_gradient(base, np.float32, list(CHECKS))
         print("  f32 adjoint:", {k: f"{v:+.6e}" for k, v in record["adjoint32"].items()}, flush=True)
+        if args.reference:
+            stored = json.loads(Path(args.reference).read_text())["fd"]
+            record["reference"] = args.reference
+            record["error32"] = {}
+            for name, h in CHECKS.items():
+                fd = stored[f"{name}@{h:g}"]["g"]
+                g32 = record["adjoint32"][name]
+                record["error32"][name] = abs(g32 - fd) / abs(fd)
+                print(f"  {name:34s} FD {fd:+.8e}  f32 adjoint {g32:+.6e}  rel. err {record['error32'][name]:.1e}",
+                      flush=True)
         save()
         return
     print(f"d(mean rack inlet)/d(parameter) on {SCENARIO.name}: central differences in float64 "

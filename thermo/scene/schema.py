@@ -566,7 +566,7 @@ class Optimize(Strict):
     load below ``capacity_margin`` x its capacity (same penalty).  fixed_total_power:
     rack powers keep their sum (workload placement; projected gradients).  tolerance and
     max_steps: the steady solve of every evaluation stops when the change rates fall below
-    ``tolerance`` (default: :func:`thermo.design.default_options`, 1e-8 in f64 and 1e-4 in
+    ``tolerance`` (default: :func:`thermo.design.default_options`, 1e-8 in f64 and 1e-5 in
     f32) or after ``max_steps`` pseudo-time steps (default 40000); an unconverged evaluation
     has no gradient.  gradient: ``adjoint`` (one backward pass per evaluation) or
     ``finite_difference`` (one extra warm-started steady solve per parameter, a one-sided step
