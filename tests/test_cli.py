@@ -267,7 +267,7 @@ def test_check_reports_and_refuses_the_memory_of_an_adjoint_study(capsys, monkey
     assert cli.main(["check", str(STUDY_B), "--cell", "0.6"]) == 0
     out = capsys.readouterr().out
     assert re.search(r"optimize \(adjoint, f64, 16 x 14 x \d+\)\s*│\s*[\d,]+ bytes .* for the adjoint gradient", out)
-    # enough for the forward solve (480 B/cell in f32) but not for the f64 backward pass (8,000 B/cell)
+    # enough for the forward solve (490 B/cell in f32) but not for the f64 backward pass (8,000 B/cell)
     from thermo import memory
 
     monkeypatch.setattr(cli, "available_memory_bytes", lambda device: memory.FIXED_BYTES + 1344 * 2000)
