@@ -96,3 +96,17 @@ def test_report_and_terminal_say_what_an_averaged_answer_is():
     md = report.render_report({"scenario": "s", "racks": [], "solver": {"averaged": averaged, "converged": True}})
     assert "averages over the last 4000 steps" in md
     assert "| A01 | 26.53 - 27.55 | 29.00 - 31.50 |" in md
+
+
+def test_local_step_limit_cycle_tells_jumps_that_persist_from_a_decay():
+    window, tol = 10, 0.05
+    # hall-small at 0.1 m, zero-equation, local steps: intakes jump ~0.3-0.5 K per chunk and keep doing so
+    cycle = [2.0] * 10 + [0.3] * 10 + [0.5] * 10
+    assert hall.local_step_limit_cycle(cycle, window, tol)
+    assert not hall.local_step_limit_cycle(cycle[:-1], window, tol)     # judged from 3 windows on
+    # the mixing-length run under the same steps: the jumps shrink by 3x per window while settling
+    assert not hall.local_step_limit_cycle([2.0] * 10 + [0.09] * 10 + [0.03] * 10, window, tol)
+    # a decay by more than half per window is a decay, even with large jumps
+    assert not hall.local_step_limit_cycle([2.0] * 10 + [1.0] * 10 + [0.45] * 10, window, tol)
+    # jumps that persist but average under 2 x monitor_tolerance are left to the settled test
+    assert not hall.local_step_limit_cycle([2.0] * 10 + [0.09] * 10 + [0.09] * 10, window, tol)

@@ -500,11 +500,13 @@ def _solve_air(model: HallModel, progress: Callable | None = None, max_steps: in
       reports a statistically steady flow.  ``summary["solver"]["averaged"]`` gives the
       averaging steps and, per rack, the range over which its intake mean moved.
 
-    The report's reason says which, with the residuals they plateaued at.  Where two
-    windows disagree and the intakes still swing as much as before under local time
-    stepping, which can lead the march into a limit cycle instead of the steady state, the
-    run starts again from its starting state with one global step
-    (``summary["solver"]["local_time_step_off_at_step"]``).
+    The report's reason says which, with the residuals they plateaued at.  Local time
+    stepping can lead the march into a limit cycle instead of the steady state.  Where,
+    under it, the rack intakes still jump from chunk to chunk by as much in the latest
+    ``window`` chunks as in the ``window`` before (:func:`local_step_limit_cycle`, checked
+    from ``3 x window`` chunks on), or two averaging windows disagree and the intakes still
+    swing as much as before, the run starts again from its starting state with one global
+    step (``summary["solver"]["local_time_step_off_at_step"]``).
 
     Then the capture-index scalars are solved in the frozen flow (``capture_index``).
 
@@ -541,6 +543,7 @@ def _solve_air(model: HallModel, progress: Callable | None = None, max_steps: in
     converged, reason = False, f"reached max_steps ({limit}) without settling"
     average = _Averages(scene.solver.average_window, solver.chunk, n)
     fallback_step = None
+    local_step_changes = []      # monitor change of every chunk while local time stepping is on
     while steps < limit:
         state, diag = solver.run_chunk(state, min(solver.chunk, limit - steps), accumulate=average.active(steps))
         done = int(diag["steps"])
@@ -577,23 +580,28 @@ def _solve_air(model: HallModel, progress: Callable | None = None, max_steps: in
                           f"plateaued at {record['rate_velocity']:.2g}, temperature at "
                           f"{record['rate_temperature']:.2g})")
                 break
-        if "field_sum" in diag and average.add(state, diag, done, values, probe):
+        cycling = False
+        if solver.numerics.local_time_step > 1:
+            local_step_changes.append(record["monitor_change"])
+            cycling = local_step_limit_cycle(local_step_changes, window, scene.solver.monitor_tolerance)
+        if not cycling and "field_sum" in diag and average.add(state, diag, done, values, probe):
             if average.steady(scene.solver.average_tolerance):
                 converged = True
                 state = average.mean_state(state)
                 reason = average.reason(record)
                 break
-            if solver.numerics.local_time_step > 1 and average.oscillating:
-                # Local time stepping can lead the march into a limit cycle instead of the steady
-                # state (hall-small-s08 at 0.2 m: intakes swinging by 6.7 K through 20,000 steps
-                # with 10; from rest with one global step it settles in 7,801, but continued from
-                # the oscillating state with one step it keeps oscillating): start again from the
-                # starting state with one global step.
-                solver.numerics = _replace_fields(solver.numerics, local_time_step=1.0)
-                fallback_step = steps
-                state = start_state
-                average = _Averages(scene.solver.average_window, solver.chunk, n, start=steps)
-                recent, balances = [probe(state)[0]], []
+            cycling = solver.numerics.local_time_step > 1 and average.oscillating
+        if cycling:
+            # Local time stepping can lead the march into a limit cycle instead of the steady
+            # state (hall-small-s08 at 0.2 m: intakes swinging by 6.7 K through 20,000 steps
+            # with 10; from rest with one global step it settles in 7,801, but continued from
+            # the oscillating state with one step it keeps oscillating): start again from the
+            # starting state with one global step.
+            solver.numerics = _replace_fields(solver.numerics, local_time_step=1.0)
+            fallback_step = steps
+            state = start_state
+            average = _Averages(scene.solver.average_window, solver.chunk, n, start=steps)
+            recent, balances = [probe(state)[0]], []
     if fallback_step is not None:
         reason += (f" (after {fallback_step} steps with local time stepping, under which the rack intakes kept "
                    "oscillating, the run started again from its starting state with one global step)")
@@ -626,6 +634,25 @@ def _solve_air(model: HallModel, progress: Callable | None = None, max_steps: in
 #: A window whose intakes swing by less than this fraction of the previous window's is a decay
 #: towards a steady state, not a statistically steady oscillation.
 FLUCTUATION_KEPT = 0.5
+
+
+def local_step_limit_cycle(changes, window: int, monitor_tolerance: float) -> bool:
+    """Whether a march under local time stepping is in a limit cycle rather than on its way
+    to a steady state, from ``changes``: the largest change (K) of any rack intake or return
+    temperature over each chunk so far, oldest first.
+
+    True when there are at least ``3 x window`` chunks (the first ``window`` are the start's
+    transient and are not judged), the mean change over the latest ``window`` chunks is still
+    above ``2 x monitor_tolerance``, and it is at least :data:`FLUCTUATION_KEPT` times the mean
+    over the ``window`` chunks before: the intakes keep jumping and the jumps do not die out.
+    hall-small at 0.1 m with the zero-equation model: means of 0.35 and 0.45 K per 100-step
+    chunk over steps 1,000-2,000 and 2,000-3,000 (a limit cycle; with one global step it
+    settles); with mixing length 0.09 then 0.03 K (settled under local steps at 3,201).
+    """
+    if len(changes) < 3 * window:
+        return False
+    early, late = float(np.mean(changes[-2 * window:-window])), float(np.mean(changes[-window:]))
+    return late > 2.0 * monitor_tolerance and late >= FLUCTUATION_KEPT * early
 
 
 class _Averages:
