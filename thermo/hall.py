@@ -645,7 +645,7 @@ def local_step_limit_cycle(changes, window: int, monitor_tolerance: float) -> bo
     transient and are not judged), the mean change over the latest ``window`` chunks is still
     above ``2 x monitor_tolerance``, and it is at least :data:`FLUCTUATION_KEPT` times the mean
     over the ``window`` chunks before: the intakes keep jumping and the jumps do not die out.
-    hall-small at 0.1 m with the zero-equation model: means of 0.35 and 0.45 K per 100-step
+    hall-small at 0.1 m with the zero-equation model: means of 0.30 and 0.51 K per 100-step
     chunk over steps 1,000-2,000 and 2,000-3,000 (a limit cycle; with one global step it
     settles); with mixing length 0.09 then 0.03 K (settled under local steps at 3,201).
     """
