@@ -69,6 +69,16 @@ def test_parameter_names_kinds_and_errors():
         design.load(TINY, movable={"rack.A03": (3.7, 4.0)})
 
 
+def test_with_solver_keeps_the_design_and_validates_the_setting():
+    scene = design.load(TINY, movable=["rack.A03"]).with_parameters({"rack.A01.power": 2500.0})
+    upwind = scene.with_solver(limiter="upwind")
+    assert upwind.scene.solver.limiter == "upwind" and scene.scene.solver.limiter != "upwind"
+    assert upwind.values == scene.values and upwind.bounds() == scene.bounds()
+    assert upwind.model(np.float32).numerics_base.limiter == "upwind"
+    with pytest.raises(ScenarioError, match="solver: limiter: Input should be"):
+        scene.with_solver(limiter="superbee-ish")
+
+
 def test_moving_box_fields_are_continuous_and_differentiable(x64):
     """Solid fractions, face closures and layer areas of a sliding box against central differences."""
     model = design.load(TINY, movable=["rack.A03"]).model(np.float64)

@@ -249,6 +249,19 @@ class DesignScene:
         new._cache = self._cache
         return new
 
+    def with_solver(self, **changes) -> "DesignScene":
+        """The same design with ``solver:`` settings replaced (e.g. ``limiter="upwind"``),
+        validated as in a scenario file (:meth:`thermo.scene.Scene.with_solver`; a bad value
+        raises :class:`~thermo.scene.ScenarioError` naming ``solver.<field>``).  Parameters,
+        their values and the movable objects are kept; the model is built afresh, since the
+        numerics are part of it."""
+        new = DesignScene.__new__(DesignScene)
+        new.scene = self.scene.with_solver(**changes)
+        new.cell_size, new.movable, new.specs = self.cell_size, self.movable, self.specs
+        new.values = dict(self.values)
+        new._cache = {}
+        return new
+
     def model(self, dtype=np.float32) -> "DesignModel":
         """The (cached) :class:`DesignModel` of this scene at ``dtype``."""
         key = np.dtype(dtype).name

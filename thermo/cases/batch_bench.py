@@ -41,7 +41,7 @@ def variants(n: int) -> dict:
 def run(sizes, dtype, limiter=None) -> list:
     scene = design.load(SCENARIO)
     if limiter is not None:
-        scene = design.DesignScene(scene.scene.with_solver(limiter=limiter), scene.cell_size, {})
+        scene = scene.with_solver(limiter=limiter)
     records = []
     for n in sizes:
         v = variants(n)

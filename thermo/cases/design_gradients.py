@@ -59,8 +59,7 @@ def scene(limiter: str | None = None):
     ``solver.limiter`` (``"upwind"``: the scheme without kinks, see docs/gradients.md)."""
     base = design.load(SCENARIO, movable=MOVABLE)
     if limiter is not None:
-        base = design.DesignScene(base.scene.with_solver(limiter=limiter), base.cell_size,
-                                  {k: None for k in MOVABLE})
+        base = base.with_solver(limiter=limiter)
     return base.with_parameters(POINT)
 
 
