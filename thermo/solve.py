@@ -33,7 +33,7 @@ from jax import lax
 from .fields import State, cell_centred_velocity, compensated_sum, initial_state
 from .grid import AXES, Grid
 from .operators import LIMITERS, materialize, pad, take
-from .physics import poisson
+from .physics import implicit, poisson
 from .physics.momentum import momentum_tendency
 from .physics.projection import divergence, face_volume_flux, pressure_operator, project
 from .physics.scalar import ScalarBoundary, transport_tendency
@@ -71,6 +71,12 @@ class Numerics:
         the global one, where its own stability limit allows it (see
         :func:`relative_time_steps`).  The fixed point, and so the steady
         state, is the same; only the path to it is shorter.
+      pseudo_time: "explicit" (default) or "implicit": steady marching with
+        line-implicit (ADI) steps (:mod:`thermo.physics.implicit`) whose
+        ``cfl`` may exceed 1 (up to 100).  The momentum and temperature
+        increments are smoothed by first-order upwind line solves and the
+        pressure correction becomes incremental, so the steady state is the
+        explicit scheme's; only the path changes.
     """
 
     limiter: str = "koren"
@@ -84,6 +90,7 @@ class Numerics:
     multigrid_sweeps: int = 2
     turbulence_every: int = 1
     local_time_step: float = 1.0
+    pseudo_time: str = "explicit"
 
     def __post_init__(self):
         if self.limiter not in LIMITERS:
@@ -92,8 +99,16 @@ class Numerics:
             raise ValueError(f"Numerics.turbulence must be one of {MODELS}, not {self.turbulence!r}")
         if self.scheme not in ("euler", "rk2"):
             raise ValueError(f"Numerics.scheme must be 'euler' or 'rk2', not {self.scheme!r}")
-        if not 0 < self.cfl <= 1:
-            raise ValueError(f"Numerics.cfl must be in (0, 1], not {self.cfl}")
+        if self.pseudo_time not in ("explicit", "implicit"):
+            raise ValueError(f"Numerics.pseudo_time must be 'explicit' or 'implicit', not {self.pseudo_time!r}")
+        largest = 100.0 if self.pseudo_time == "implicit" else 1.0
+        if not 0 < self.cfl <= largest:
+            raise ValueError(f"Numerics.cfl must be in (0, {largest:g}] with {self.pseudo_time} pseudo-time steps, "
+                             f"not {self.cfl}")
+        if self.pseudo_time == "implicit" and (self.local_time_step > 1 or self.fixed_dt is not None
+                                               or self.scheme != "euler"):
+            raise ValueError("Numerics.pseudo_time 'implicit' is for steady marching with one Euler step: it needs "
+                             "local_time_step 1, no fixed_dt and scheme 'euler'")
         if not self.local_time_step >= 1:
             raise ValueError(f"Numerics.local_time_step must be >= 1, not {self.local_time_step}")
         if self.local_time_step > 1 and self.fixed_dt is not None:
@@ -266,6 +281,7 @@ def euler_step(problem: Problem, numerics: Numerics, pre: Precomputed, state: St
     grid, fluid, geometry, sources = problem.grid, problem.fluid, problem.geometry, problem.sources
     limiter = LIMITERS[numerics.limiter]
     velocity = state.velocity
+    implicit_steps = numerics.pseudo_time == "implicit"
     with jax.named_scope("eddy_viscosity"):
         if numerics.turbulence == "laminar":
             nu_t = jnp.zeros_like(state.temperature)
@@ -287,13 +303,15 @@ def euler_step(problem: Problem, numerics: Numerics, pre: Precomputed, state: St
             dt_sides = (dt, dt) if scale is None else (dt * take(scale.face[i], i, 0, 1),
                                                       dt * take(scale.face[i], i, -1))
             u_old = take(velocity[i], i, 1, -1)
-            u = u_old + dt_face * (tendency + take(sources.momentum[i], i, 1, -1))
             # the quadratic resistance is linearised about the current velocity (not
             # the predicted one, which would make the steady state depend on dt)
             resistance = take(sources.resistance_linear[i], i, 1, -1) + take(
                 sources.resistance_quadratic[i], i, 1, -1) * jnp.abs(u_old)
             relief = 1.0 / (1.0 + dt_face * resistance)
-            u = u * relief
+            if implicit_steps:
+                u = _implicit_predictor(i, problem, state, flux, nu_t, tendency, resistance, relief, dt)
+            else:
+                u = (u_old + dt_face * (tendency + take(sources.momentum[i], i, 1, -1))) * relief
             u = jnp.where(take(geometry.open[i], i, 1, -1) > 0, u, 0.0)
             u_star, sides = _boundary_normal_velocity(pad(u, i, 1, 1), velocity, problem, i, dt_sides)
             star.append(u_star)
@@ -319,6 +337,10 @@ def euler_step(problem: Problem, numerics: Numerics, pre: Precomputed, state: St
                                     temperature_boundaries(problem), limiter, sources.mass,
                                     sources.mass_temperature, sources.heat / rho_cp)
         dt_cell = dt if scale is None else dt * scale.cell
+        if implicit_steps:
+            scalar_lines = implicit.scalar_factors(flux, kappa, grid, geometry.open, dt, live,
+                                                   dt * jnp.maximum(sources.mass, 0.0))
+            t_rate = implicit.factored_solve(scalar_lines, dt * t_rate, live) / dt
         if state.temperature_residue is None:
             temperature, residue = jnp.where(live, state.temperature + dt_cell * t_rate, state.temperature), None
         else:
@@ -330,12 +352,32 @@ def euler_step(problem: Problem, numerics: Numerics, pre: Precomputed, state: St
             c_rate = transport_tendency(state.tracers[k], flux, kappa, grid, geometry.open,
                                         tracer_boundaries(problem, k), limiter, sources.mass,
                                         sources.mass_tracer[k], sources.tracer[k])
+            if implicit_steps:
+                c_rate = implicit.factored_solve(scalar_lines, dt * c_rate, live) / dt
             tracers.append(jnp.where(live, state.tracers[k] + dt_cell * c_rate, state.tracers[k]))
         tracers = jnp.stack(tracers) if tracers else state.tracers
 
     new = State(velocity=velocity, pressure=pressure, temperature=temperature, tracers=tracers,
                 eddy_viscosity=nu_t, time=state.time + dt, step=state.step + 1, temperature_residue=residue)
     return new, iterations, residual
+
+
+def _implicit_predictor(i, problem: Problem, state: State, flux, nu_t, tendency, resistance, relief, dt):
+    """The momentum predictor of an implicit pseudo-time step on the interior
+    i-faces: the explicit residual, old pressure gradient and resistance
+    included, smoothed by the line solves, with the old pressure gradient added
+    back so that the projection that follows corrects only the pressure change
+    (incremental).  With the line operator left out it is the explicit
+    predictor exactly: (u + dt f) / (1 + dt R)."""
+    grid, sources = problem.grid, problem.sources
+    u_old = take(state.velocity[i], i, 1, -1)
+    spacing = Grid.along(take(grid.centre_spacing(i), 0, 1, -1), i)
+    pressure_gradient = (take(state.pressure, i, 1) - take(state.pressure, i, 0, -1)) / spacing
+    residual = tendency + take(sources.momentum[i], i, 1, -1) - resistance * u_old - pressure_gradient
+    lines, live = implicit.momentum_factors(i, flux, problem.fluid.viscosity + nu_t, grid, problem.geometry.open,
+                                            dt, dt * resistance)
+    increment = implicit.factored_solve(lines, dt * residual, live)
+    return u_old + increment + dt * relief * pressure_gradient
 
 
 def step(problem: Problem, numerics: Numerics, pre: Precomputed, state: State, dt=None,
