@@ -259,3 +259,16 @@ def test_with_solver_replaces_settings_and_validates_them():
     with pytest.raises(ScenarioError) as error:
         scene.with_solver(cfl=-1.0)
     assert error.value.object == "solver" and error.value.field == "cfl"
+
+
+def test_implicit_pseudo_time_reaches_the_hall_and_is_checked():
+    import thermo.hall
+
+    scene = thermo.scene.from_dict(mutate(lambda r: r.setdefault("solver", {}).update(pseudo_time="implicit")))
+    assert scene.solver.cfl == 5.0               # IMPLICIT_CFL when the file gives none
+    numerics = thermo.hall.build(scene, cell_size=0.6).numerics
+    assert (numerics.pseudo_time, numerics.cfl, numerics.local_time_step) == ("implicit", 5.0, 1.0)
+    assert scene.with_solver(cfl=3.0).solver.cfl == 3.0
+    expect_error(mutate(lambda r: r.setdefault("solver", {}).update(cfl=3)), "solver", "cfl", "pseudo_time: implicit")
+    expect_error(mutate(lambda r: r.setdefault("solver", {}).update(pseudo_time="implicit", local_time_step=4)),
+                 "solver", "local_time_step", "leave local_time_step out")

@@ -280,6 +280,13 @@ def _progress_display(console):
                     TextColumn("{task.fields[info]}"), TimeElapsedColumn(), console=console, transient=False)
 
 
+def _with_solver_flags(scene, args):
+    """The scene with the command line's solver flags (--turbulence, --pseudo-time, --cfl)."""
+    changes = {key: getattr(args, key) for key in ("turbulence", "pseudo_time", "cfl")
+               if getattr(args, key, None) is not None}
+    return scene.with_solver(**changes) if changes else scene
+
+
 def cmd_run(args) -> int:
     """``thermo run``: solve a scenario, show progress, print tables and write the output folder."""
     import jax
@@ -288,9 +295,7 @@ def cmd_run(args) -> int:
 
     console = _console()
     device = select_device(args.device)
-    scene = _load_scene(args.scenario)
-    if args.turbulence is not None:
-        scene = scene.with_solver(turbulence=args.turbulence)
+    scene = _with_solver_flags(_load_scene(args.scenario), args)
     out = Path(args.out) if args.out else Path("runs") / scene.name
     check_target(out, args.force)
 
@@ -413,9 +418,7 @@ def cmd_bench_case(args) -> int:
 
     console = _console()
     try:
-        scene = case_scene(args.case, args.racks)
-        if args.turbulence is not None:
-            scene = scene.with_solver(turbulence=args.turbulence)
+        scene = _with_solver_flags(case_scene(args.case, args.racks), args)
     except ValueError as error:
         raise UserError(str(error)) from None
     device = select_device(args.device)
@@ -535,6 +538,15 @@ def build_parser() -> argparse.ArgumentParser:
                        help="multi-host: join the run through jax.distributed.initialize() (SLURM, or "
                             "JAX_COORDINATOR_ADDRESS / JAX_NUM_PROCESSES / JAX_PROCESS_ID) before anything else")
 
+    def pseudo_time_flags(p, where=""):
+        p.add_argument("--pseudo-time", dest="pseudo_time", choices=("explicit", "implicit"), default=None,
+                       help="steady marching with explicit or line-implicit pseudo-time steps instead of the "
+                            f"scenario's solver.pseudo_time{where}; implicit runs at Courant number 5 unless --cfl "
+                            "(docs/performance.md)")
+        p.add_argument("--cfl", type=_positive_float, default=None, metavar="C",
+                       help=f"Courant number of the pseudo-time step instead of the scenario's solver.cfl{where}: "
+                            "at most 1 explicit, 100 implicit")
+
     run = sub.add_parser("run", help="solve a scenario and write fields, plots, summary.json and report.md")
     run.add_argument("scenario", help="scenario file (YAML)")
     run.add_argument("--out", default=None, metavar="DIR", help="output folder (default runs/<scenario name>)")
@@ -556,6 +568,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="turbulence model instead of the scenario's solver.turbulence (mixing_length settles "
                           "hall-small at 0.1 m in about 3,200 steps where zero_equation needs 14,000; "
                           "docs/performance.md)")
+    pseudo_time_flags(run)
     run.set_defaults(func=cmd_run)
 
     check = sub.add_parser("check", help="validate a scenario; print object counts, grid and memory estimate")
@@ -574,6 +587,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="turbulence model: of the cavity (default mixing_length); with --case/--racks "
                             "instead of the scenario's")
     bench.add_argument("--device", choices=("cpu", "gpu"), default="cpu")
+    pseudo_time_flags(bench, " (--case/--racks)")
     bench.add_argument("--json", default=None, metavar="FILE", help="write the records as a JSON list")
     hall_case = bench.add_mutually_exclusive_group()
     hall_case.add_argument("--case", default=None, metavar="NAME",

@@ -427,6 +427,7 @@ class DesignModel:
         full_model = self.full
         self.numerics_base = Numerics(
             turbulence=scene.solver.turbulence, cfl=scene.solver.cfl, limiter=scene.solver.limiter,
+            pseudo_time=scene.solver.pseudo_time,
             max_dt=scene.solver.cfl * hall._largest_cell(grid) / max(hall._equipment_speed(scene, full_model["fields"]),
                                                                      0.1))
         self._build_racks()

@@ -150,7 +150,8 @@ def build(scene: Scene, cell_size: float | None = None, dtype=np.float32) -> Hal
     build_containment(scene, fields)
     problem = fields.to_problem(fluid_of(scene), dtype)
     numerics = Numerics(turbulence=scene.solver.turbulence, cfl=scene.solver.cfl, limiter=scene.solver.limiter,
-                        local_time_step=scene.solver.local_time_step,
+                        local_time_step=scene.solver.local_time_step if scene.solver.pseudo_time == "explicit" else 1.0,
+                        pseudo_time=scene.solver.pseudo_time,
                         max_dt=scene.solver.cfl * _largest_cell(grid) / max(_equipment_speed(scene, fields), 0.1))
     schedule = build_schedule(scene)
     steady = make_coupling(racks, coolers, tiles, openings, None, hybrid=hybrid)

@@ -72,7 +72,7 @@ class Scene:
     def with_solver(self, **changes) -> "Scene":
         """The scene with ``solver`` settings replaced (``turbulence="mixing_length"``, ...),
         validated as in a scenario file; an invalid value is a :class:`ScenarioError`."""
-        raw = {**self.solver.model_dump(), **changes}
+        raw = {**self.solver.model_dump(exclude_unset=True), **changes}
         try:
             solver = s.SolverSpec.model_validate(raw)
         except ValidationError as error:

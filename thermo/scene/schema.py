@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from .units import parse_quantity
 
@@ -95,6 +95,11 @@ class GridSpec(Strict):
     min_cell: PositiveLength | None = None
 
 
+# Courant number of implicit pseudo-time steps when a scenario gives none: the fastest of
+# 2, 3, 5, 10 and 20 on hall-small at 0.3 and 0.2 m (docs/performance.md)
+IMPLICIT_CFL = 5.0
+
+
 class SolverSpec(Strict):
     """Solver settings for this scenario."""
 
@@ -102,11 +107,36 @@ class SolverSpec(Strict):
     max_steps: Annotated[int, Field(gt=0)] = 20000
     tolerance: Annotated[float, Field(gt=0)] = 2e-3
     monitor_tolerance: Annotated[TemperatureDifference, Field(gt=0)] = 0.05
-    cfl: Annotated[float, Field(gt=0, le=1)] = 0.45
+    pseudo_time: Literal["explicit", "implicit"] = "explicit"
+    cfl: Annotated[float, Field(gt=0, le=100)] = 0.45
     limiter: Literal["koren", "smooth", "van_leer", "minmod", "upwind"] = "koren"
     local_time_step: Annotated[float, Field(ge=1, le=100)] = 10.0
     average_window: Annotated[int, Field(ge=0)] = 2000
     average_tolerance: Annotated[TemperatureDifference, Field(gt=0)] = 0.25
+
+    @model_validator(mode="before")
+    @classmethod
+    def _implicit_courant_number(cls, data):
+        # implicit steps run at IMPLICIT_CFL unless the file says otherwise
+        if isinstance(data, dict) and data.get("pseudo_time") == "implicit" and "cfl" not in data:
+            return {**data, "cfl": IMPLICIT_CFL}
+        return data
+
+    @field_validator("cfl")
+    @classmethod
+    def _cfl_within_the_scheme(cls, value, info):
+        if info.data.get("pseudo_time", "explicit") == "explicit" and value > 1:
+            raise ValueError(f"{value} is above 1, the explicit stability limit; a larger Courant number "
+                             "needs pseudo_time: implicit")
+        return value
+
+    @field_validator("local_time_step")
+    @classmethod
+    def _local_steps_are_explicit(cls, value, info):
+        if info.data.get("pseudo_time") == "implicit" and value > 1:
+            raise ValueError("local time steps apply to explicit pseudo-time steps; with pseudo_time: "
+                             "implicit leave local_time_step out (one step everywhere, set by cfl)")
+        return value
 
 
 class Airflow(Strict):
