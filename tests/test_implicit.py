@@ -8,7 +8,7 @@ import pytest
 
 from thermo.cases.gradient_check import CHANNEL, OPTIONS_64, as_arrays, heated_channel, outlet_temperature
 from thermo.physics.implicit import factored_solve, line_factor, tridiagonal_solve
-from thermo.solve import Numerics
+from thermo.solve import Numerics, Solver
 
 
 @pytest.mark.parametrize("axis", [0, 1, 2])
@@ -55,6 +55,10 @@ def test_implicit_numerics_are_checked():
         Numerics(pseudo_time="implicit", cfl=5.0, local_time_step=4.0)
     with pytest.raises(ValueError, match="pseudo_time"):
         Numerics(pseudo_time="newton")
+    problem = heated_channel(as_arrays(CHANNEL, np.float32), np.float32)
+    solver = Solver(problem, Numerics(pseudo_time="implicit", cfl=5.0))
+    with pytest.raises(ValueError, match="time-accurate"):
+        solver.transient(None, end_time=1.0, report_every=0.5)
 
 
 @pytest.mark.slow

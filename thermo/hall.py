@@ -40,6 +40,7 @@ from .grid import Grid
 from .problem import Fluid, Problem
 from .scene.gridgen import generate_grid
 from .scene.load import Scene
+from .scene.schema import SolverSpec
 from .solve import Numerics, RunReport, Solver, SolverDiverged, average_state
 from . import metrics as m
 
@@ -772,7 +773,9 @@ def solve_transient(model: HallModel, end_time: float | None = None, report_ever
         initial = steady.state
     state0 = initial.replace(time=jnp.zeros_like(initial.time), tracers=jnp.zeros((0, *model.grid.shape),
                                                                                    initial.temperature.dtype))
-    numerics = Numerics(turbulence=model.numerics.turbulence, cfl=model.numerics.cfl,
+    # a transient is time-accurate and explicit; implicit pseudo-time steps only reach its steady start
+    explicit_cfl = model.numerics.cfl if model.numerics.pseudo_time == "explicit" else SolverSpec().cfl
+    numerics = Numerics(turbulence=model.numerics.turbulence, cfl=explicit_cfl,
                         limiter=model.numerics.limiter, scheme="rk2")
     solver = Solver(model.problem, numerics, chunk=100, coupling=model.transient_coupling, layout=model.layout)
     probe = _rack_probe(model)

@@ -655,6 +655,8 @@ class Solver:
         """Advance to ``end_time`` (s), returning the states at every ``report_every`` seconds."""
         if self.numerics.local_time_step > 1:
             raise ValueError("Solver.transient needs one time step everywhere: Numerics.local_time_step must be 1")
+        if self.numerics.pseudo_time != "explicit":
+            raise ValueError("Solver.transient is time-accurate: Numerics.pseudo_time must be 'explicit'")
         if state is None:
             state = self.initial_state()
         start = _time.perf_counter()
