@@ -207,6 +207,27 @@ def test_turbulence_flag_replaces_the_scenarios_model(tmp_path, capsys, monkeypa
     assert "k_epsilon" in capsys.readouterr().err
 
 
+def test_pseudo_time_flags_reach_the_numerics(tmp_path, capsys, monkeypatch):
+    import thermo.hall
+    from thermo.solve import SolverDiverged
+
+    used = []
+
+    def capture(model, progress=None, max_steps=None, **options):
+        used.append((model.numerics.pseudo_time, model.numerics.cfl, model.numerics.local_time_step))
+        raise SolverDiverged("stopped by the test before any step")
+
+    monkeypatch.setattr(thermo.hall, "solve", capture)
+    out = tmp_path / "out"
+    base = ["run", str(HALL_SMALL), "--cell", "0.6", "--out", str(out)]
+    assert cli.main([*base, "--pseudo-time", "implicit"]) == 3
+    assert cli.main([*base, "--pseudo-time", "implicit", "--cfl", "3"]) == 3
+    assert used == [("implicit", 5.0, 1.0), ("implicit", 3.0, 1.0)]
+    capsys.readouterr()
+    assert cli.main([*base, "--cfl", "3"]) == 2          # explicit above 1: a scenario error, no traceback
+    assert "solver: cfl" in capsys.readouterr().err
+
+
 def test_check_f64_doubles_the_memory_estimate_and_restores_x64(capsys):
     def estimate(precision):
         assert cli.main(["check", str(HALL_SMALL), "--cell", "0.6", "--precision", precision]) == 0

@@ -137,6 +137,8 @@ def bench_case(scene, cell: float | None = None, precision: str = "f32", max_ste
         "device": device_name(device),
         "precision": precision,
         "turbulence": scene.solver.turbulence,
+        "pseudo_time": scene.solver.pseudo_time,
+        "cfl": scene.solver.cfl,
         "build_s": build_s,
         "compile_s": compile_s,
         "solve_s": solve_s,

@@ -429,7 +429,8 @@ def cmd_bench_case(args) -> int:
     except GridTooLarge as error:
         raise UserError(str(error)) from None
     console.print(f"{scene.name}: grid {' x '.join(map(str, grid.shape))} ({grid.cells:,} cells), {args.precision}, "
-                  f"{device.platform}, {scene.solver.turbulence}; solving to a steady state"
+                  f"{device.platform}, {scene.solver.turbulence}, {scene.solver.pseudo_time} pseudo-time steps "
+                  f"(cfl {scene.solver.cfl:g}); solving to a steady state"
                   + (f" (at most {args.max_steps} steps per solve)" if args.max_steps else ""))
     record = bench_case(scene, cell=args.cell, precision=args.precision, max_steps=args.max_steps,
                         coarse_start=not args.no_coarse_start)

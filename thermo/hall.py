@@ -1027,7 +1027,8 @@ def summarize(model: HallModel, state: State, report: RunReport, capture_cold=No
         **hybrid_rows, **({"facility": facility} if facility is not None else {}),
         "grid": {"cells": int(model.cells), "shape": list(model.grid.shape),
                  "min_cell_m": float(min(w.min() for w in widths)), "max_cell_m": float(max(w.max() for w in widths))},
-        "solver": {"turbulence": model.numerics.turbulence, "steps": int(report.steps), "seconds": float(report.seconds),
+        "solver": {"turbulence": model.numerics.turbulence, "pseudo_time": model.numerics.pseudo_time,
+                   "cfl": float(model.numerics.cfl), "steps": int(report.steps), "seconds": float(report.seconds),
                    "compile_seconds": float(report.compile_seconds), "converged": bool(report.converged),
                    "reason": report.reason or ("completed" if report.converged else "")},
     }

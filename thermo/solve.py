@@ -296,30 +296,38 @@ def euler_step(problem: Problem, numerics: Numerics, pre: Precomputed, state: St
 
     star, correction_scale = [], []
     with jax.named_scope("momentum"):
+        predicted, reliefs, residuals, resistances = [], [], [], []
         for i in AXES:
             tendency = momentum_tendency(i, velocity, flux, state.temperature, nu_t, grid, fluid,
                                          geometry.open, problem.boundaries, sources.mass, limiter)
             dt_face = dt if scale is None else dt * take(scale.face[i], i, 1, -1)
-            dt_sides = (dt, dt) if scale is None else (dt * take(scale.face[i], i, 0, 1),
-                                                      dt * take(scale.face[i], i, -1))
             u_old = take(velocity[i], i, 1, -1)
             # the quadratic resistance is linearised about the current velocity (not
             # the predicted one, which would make the steady state depend on dt)
             resistance = take(sources.resistance_linear[i], i, 1, -1) + take(
                 sources.resistance_quadratic[i], i, 1, -1) * jnp.abs(u_old)
             relief = 1.0 / (1.0 + dt_face * resistance)
+            reliefs.append(relief)
             if implicit_steps:
-                u = _implicit_predictor(i, problem, state, flux, nu_t, tendency, resistance, relief, dt)
+                # explicit residual, old pressure gradient and resistance included
+                residuals.append(tendency + take(sources.momentum[i], i, 1, -1) - resistance * u_old
+                                 - _interior_pressure_gradient(grid, state.pressure, i))
+                resistances.append(resistance)
             else:
-                u = (u_old + dt_face * (tendency + take(sources.momentum[i], i, 1, -1))) * relief
-            u = jnp.where(take(geometry.open[i], i, 1, -1) > 0, u, 0.0)
+                predicted.append((u_old + dt_face * (tendency + take(sources.momentum[i], i, 1, -1))) * relief)
+        if implicit_steps:
+            predicted = _implicit_predictors(problem, state, flux, nu_t, residuals, resistances, reliefs, dt)
+        for i in AXES:
+            dt_sides = (dt, dt) if scale is None else (dt * take(scale.face[i], i, 0, 1),
+                                                      dt * take(scale.face[i], i, -1))
+            u = jnp.where(take(geometry.open[i], i, 1, -1) > 0, predicted[i], 0.0)
             u_star, sides = _boundary_normal_velocity(pad(u, i, 1, 1), velocity, problem, i, dt_sides)
             star.append(u_star)
             # the pressure correction of a face is implicit like its resistance:
             # u = (u + dt (f - G p)) / (1 + dt R), so a steady state obeys R u = f - G p
             # whatever the step (an explicit correction left a (1 + dt R) error in the
             # pressure drop of tiles and porous layers)
-            factor = jnp.concatenate([sides[0], materialize(relief), sides[1]], axis=i)
+            factor = jnp.concatenate([sides[0], materialize(reliefs[i]), sides[1]], axis=i)
             correction_scale.append(factor if scale is None else factor * scale.face[i])
 
     with jax.named_scope("pressure"):
@@ -362,22 +370,25 @@ def euler_step(problem: Problem, numerics: Numerics, pre: Precomputed, state: St
     return new, iterations, residual
 
 
-def _implicit_predictor(i, problem: Problem, state: State, flux, nu_t, tendency, resistance, relief, dt):
-    """The momentum predictor of an implicit pseudo-time step on the interior
-    i-faces: the explicit residual, old pressure gradient and resistance
-    included, smoothed by the line solves, with the old pressure gradient added
-    back so that the projection that follows corrects only the pressure change
-    (incremental).  With the line operator left out it is the explicit
-    predictor exactly: (u + dt f) / (1 + dt R)."""
-    grid, sources = problem.grid, problem.sources
-    u_old = take(state.velocity[i], i, 1, -1)
+def _interior_pressure_gradient(grid: Grid, pressure, i: int):
+    """G p on the interior i-faces, as the projection's correction takes it."""
     spacing = Grid.along(take(grid.centre_spacing(i), 0, 1, -1), i)
-    pressure_gradient = (take(state.pressure, i, 1) - take(state.pressure, i, 0, -1)) / spacing
-    residual = tendency + take(sources.momentum[i], i, 1, -1) - resistance * u_old - pressure_gradient
-    lines, live = implicit.momentum_factors(i, flux, problem.fluid.viscosity + nu_t, grid, problem.geometry.open,
-                                            dt, dt * resistance)
-    increment = implicit.factored_solve(lines, dt * residual, live)
-    return u_old + increment + dt * relief * pressure_gradient
+    return (take(pressure, i, 1) - take(pressure, i, 0, -1)) / spacing
+
+
+def _implicit_predictors(problem: Problem, state: State, flux, nu_t, residuals, resistances, reliefs, dt):
+    """The momentum predictors of an implicit pseudo-time step on the interior faces of
+    each axis: the explicit residuals (old pressure gradient and resistance included)
+    smoothed by the line solves, all three components in one set of scans, with the old
+    pressure gradient added back so that the projection that follows corrects only the
+    pressure change (incremental).  With the line operator left out this is the explicit
+    predictor exactly: (u + dt f) / (1 + dt R)."""
+    grid = problem.grid
+    lines, lives = zip(*(implicit.momentum_factors(i, flux, problem.fluid.viscosity + nu_t, grid,
+                                                   problem.geometry.open, dt, dt * resistances[i]) for i in AXES))
+    increments = implicit.stacked_factored_solve(lines, [dt * r for r in residuals], lives, grid.shape)
+    return [take(state.velocity[i], i, 1, -1) + increments[i]
+            + dt * reliefs[i] * _interior_pressure_gradient(grid, state.pressure, i) for i in AXES]
 
 
 def step(problem: Problem, numerics: Numerics, pre: Precomputed, state: State, dt=None,

@@ -19,6 +19,14 @@ from thermo import hall
 from thermo.scene.load import load
 
 
+def _progress(record, hottest):
+    if record["step"] % 500 == 1:
+        print(f"    step {record['step']}: velocity rate {record['rate_velocity']:.3g}, temperature rate "
+              f"{record['rate_temperature']:.3g}, intake change {record.get('monitor_change', float('nan')):.3f} K, "
+              f"hottest {hottest:.2f} C, Poisson {record.get('poisson_iterations', 0):.1f}, "
+              f"{time.time():.0f}", flush=True)
+
+
 def main(argv):
     coarse = "auto" if "--coarse" in argv else None
     turbulence = argv[argv.index("--turbulence") + 1] if "--turbulence" in argv else None
@@ -36,7 +44,7 @@ def main(argv):
         scene = dataclasses.replace(scene, solver=type(scene.solver)(**solver))
         model = hall.build(scene, cell_size=cell)
         cpu, wall = time.process_time(), time.time()
-        summary = hall.solve(model, capture_index=False, coarse_start=coarse).summary
+        summary = hall.solve(model, capture_index=False, coarse_start=coarse, progress=_progress).summary
         intakes = {r["name"]: (r["inlet_mean_C"], r["inlet_max_C"]) for r in summary["racks"]}
         first = first or intakes
         diff = max(max(abs(a - b) for a, b in zip(intakes[k], first[k])) for k in intakes)
