@@ -92,7 +92,8 @@ def test_local_time_step_is_refused_where_it_has_no_meaning():
 def test_implicit_steps_reach_the_same_steady_state_in_fewer_steps(steady_channel, x64):
     """Line-implicit steps at a Courant number of 5 (delta form, incremental pressure):
     the porous baffle, the outflow opening and the heat source give the explicit
-    march's steady state, in under half its steps (2026-11-27: 400 against 1,300)."""
+    march's steady state, in under half its steps (2026-11-27: 301 against 1,501; local
+    steps 8: 1,001)."""
     problem, uniform, uniform_report = steady_channel
     solver = Solver(problem, Numerics(poisson_tol=1e-11, pseudo_time="implicit", cfl=5.0), chunk=100)
     implicit, report = solver.steady(max_steps=20000, tol=1e-8)
