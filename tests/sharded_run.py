@@ -7,7 +7,9 @@ before JAX starts:
     python tests/sharded_run.py SCENARIO CELL STEPS MESH [MESH ...]
     python tests/sharded_run.py cavity N STEPS MESH [MESH ...]
 
-(the second form: the buoyant cubic cavity of ``thermo bench`` at N^3 cells).
+(the second form: the buoyant cubic cavity of ``thermo bench`` at N^3 cells).  A
+SCENARIO (or ``cavity``) ending in ``:implicit`` marches with implicit pseudo-time
+steps at a Courant number of 5.
 
 Prints one JSON object: the grid shape, the device count and, per mesh, the
 largest absolute differences of temperature (K), velocity (m/s) and pressure
@@ -17,6 +19,7 @@ the Poisson iteration counts, and the shardings the fields ended up with.
 
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -42,12 +45,17 @@ def run(model, steps, layout):
 
 
 def main(scenario, cell, steps, meshes):
+    scenario, _, pseudo_time = scenario.partition(":")
     if scenario == "cavity":
         n = int(cell)
         model = SimpleNamespace(problem=buoyant_cavity(n), numerics=bench_numerics(n),
                                 grid=uniform_grid((n, n, n), (1.0, 1.0, 1.0)))
     else:
         model = thermo.hall.build(thermo.scene.load(scenario), cell_size=float(cell))
+    if pseudo_time == "implicit":
+        numerics = model.numerics
+        model.numerics = replace(numerics, pseudo_time="implicit", cfl=5.0, local_time_step=1.0,
+                                 max_dt=numerics.max_dt * 5.0 / numerics.cfl)
     steps = int(steps)
     reference, iterations, done = run(model, steps, None)
     out = {"grid": list(model.grid.shape), "devices": jax.device_count(), "steps": done,

@@ -52,6 +52,14 @@ def test_sharded_cavity_matches_one_device():
 
 
 @pytest.mark.slow
+def test_sharded_implicit_steps_match_one_device():
+    """Implicit pseudo-time steps: the line solves run along the sharded axis too (68 s,
+    most of it compiling the sharded scans; passed 2026-11-27)."""
+    result = sharded_run("cavity:implicit", 16, 30, "4x1x1")
+    assert_matches(result, "4x1x1", "P('x',)")
+
+
+@pytest.mark.slow
 def test_sharded_hall_matches_one_device():
     """hall-small at 0.6 m (16 x 14 x 6) with its equipment coupling, slabs and pencils."""
     result = sharded_run(HALL_SMALL, 0.6, 40, "4x1x1", "2x2x1")
