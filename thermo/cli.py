@@ -190,7 +190,8 @@ def _fit_grid(scene, args, device):
     cell = f"--cell {args.cell}" if args.cell else f"grid.max_cell {scene.grid.max_cell}"
     try:
         needed = check_fits(grid.shape, np.dtype(PRECISIONS[args.precision]).itemsize, device, devices,
-                            free=free, what=f"scenario {scene.name} at {cell}")
+                            free=free, what=f"scenario {scene.name} at {cell}",
+                            implicit=scene.solver.pseudo_time == "implicit")
     except GridTooLarge as error:
         raise UserError(str(error)) from None
     return grid, layout, needed, free
@@ -425,7 +426,8 @@ def cmd_bench_case(args) -> int:
     grid = generate_grid(scene, args.cell)
     try:
         check_fits(grid.shape, np.dtype(PRECISIONS[args.precision]).itemsize, device,
-                   free=available_memory_bytes(device), what=f"case {scene.name} at --cell {args.cell or scene.grid.max_cell}")
+                   free=available_memory_bytes(device), what=f"case {scene.name} at --cell {args.cell or scene.grid.max_cell}",
+                   implicit=scene.solver.pseudo_time == "implicit")
     except GridTooLarge as error:
         raise UserError(str(error)) from None
     console.print(f"{scene.name}: grid {' x '.join(map(str, grid.shape))} ({grid.cells:,} cells), {args.precision}, "

@@ -40,6 +40,11 @@ import numpy as np
 #: Peak bytes per cell of a compiled step in float32 on one device (largest measured, 476, plus the
 #: 12 that the float32 temperature residue added on hall-small at 0.2 m, rounded up).
 STEP_BYTES_PER_CELL_F32 = 490
+#: The same with implicit pseudo-time steps (``solver.pseudo_time: implicit``): the line solves
+#: keep the coefficients of three stacked velocity components and their eliminated rows;
+#: ``thermo bench`` measured 637 (hall-small at 0.1 m, XLA's memory analysis) against 371
+#: explicit, rounded up and scaled like the explicit figure.
+IMPLICIT_STEP_BYTES_PER_CELL_F32 = 660
 #: Bytes per cell (float32) that stay on every device when sharded (x-face arrays, temporaries).
 REPLICATED_BYTES_PER_CELL_F32 = 140
 #: Bytes that do not depend on the grid: compiling the step, the runtime (measured on the CPU).
@@ -56,21 +61,23 @@ class GridTooLarge(ValueError):
     """A grid that does not fit the memory of the chosen device; the message has the numbers."""
 
 
-def step_bytes_per_cell(itemsize: int = 4, devices: int = 1) -> float:
+def step_bytes_per_cell(itemsize: int = 4, devices: int = 1, implicit: bool = False) -> float:
     """Peak bytes per cell of the whole grid that one device needs for a step.
 
     Args:
       itemsize: bytes per float (4 for float32, 8 for float64).
       devices: devices the grid is sharded over (1: not sharded).
+      implicit: implicit pseudo-time steps (:data:`IMPLICIT_STEP_BYTES_PER_CELL_F32`).
     """
     scale = itemsize / 4.0
     share = 1.0 / max(int(devices), 1)
-    return scale * (STEP_BYTES_PER_CELL_F32 * share + REPLICATED_BYTES_PER_CELL_F32 * (1.0 - share))
+    step = IMPLICIT_STEP_BYTES_PER_CELL_F32 if implicit else STEP_BYTES_PER_CELL_F32
+    return scale * (step * share + REPLICATED_BYTES_PER_CELL_F32 * (1.0 - share))
 
 
-def estimate_bytes(cells: int, itemsize: int = 4, devices: int = 1) -> int:
+def estimate_bytes(cells: int, itemsize: int = 4, devices: int = 1, implicit: bool = False) -> int:
     """Estimated peak memory (bytes) per device of a solve on ``cells`` cells."""
-    return int(FIXED_BYTES + cells * step_bytes_per_cell(itemsize, devices))
+    return int(FIXED_BYTES + cells * step_bytes_per_cell(itemsize, devices, implicit))
 
 
 def available_bytes(device) -> int | None:
@@ -120,7 +127,7 @@ def estimate_gradient_bytes(cells: int, itemsize: int = 4) -> int:
 
 
 def check_fits(grid_shape, itemsize: int, device, devices: int = 1, free: int | None = None,
-               what: str = "the grid", gradient: bool = False) -> int:
+               what: str = "the grid", gradient: bool = False, implicit: bool = False) -> int:
     """Raise :class:`GridTooLarge` if a solve on ``grid_shape`` does not fit ``device``.
 
     Args:
@@ -134,13 +141,15 @@ def check_fits(grid_shape, itemsize: int, device, devices: int = 1, free: int | 
       what: how the message names the grid (e.g. ``"hall-small at --cell 0.05"``).
       gradient: check the backward pass of a design gradient (:func:`estimate_gradient_bytes`,
         one device) instead of a forward solve.
+      implicit: the forward solve marches with implicit pseudo-time steps.
 
     Returns the estimated bytes needed per device.
     """
     cells = int(np.prod(grid_shape))
     if gradient and devices != 1:
         raise ValueError("design gradients run on one device")
-    per_device = estimate_gradient_bytes(cells, itemsize) if gradient else estimate_bytes(cells, itemsize, devices)
+    per_device = estimate_gradient_bytes(cells, itemsize) if gradient else estimate_bytes(cells, itemsize, devices,
+                                                                                            implicit)
     per_cell = (per_device - FIXED_BYTES) / max(cells, 1)
     # fake CPU devices share one host's memory; GPUs each have their own
     needed = per_device * devices if device.platform == "cpu" else per_device
