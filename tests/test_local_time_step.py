@@ -26,6 +26,14 @@ def _steady(problem, local, tol=1e-8):
     return solver.steady(max_steps=20000, tol=tol)
 
 
+def assert_same_state(state, reference, tolerance=1e-6):
+    """Velocity (m/s), temperature (K) and pressure within ``tolerance`` everywhere."""
+    for a in range(3):
+        assert float(jnp.max(jnp.abs(state.velocity[a] - reference.velocity[a]))) < tolerance
+    assert float(jnp.max(jnp.abs(state.temperature - reference.temperature))) < tolerance
+    assert float(jnp.max(jnp.abs(state.pressure - reference.pressure))) < tolerance
+
+
 @pytest.fixture(scope="module")
 def steady_channel():
     """(problem, uniform-step steady state, report), float64, shared by the tests below."""
@@ -61,10 +69,7 @@ def test_local_time_stepping_reaches_the_same_steady_state_in_fewer_steps(steady
     local, local_report = _steady(problem, 8.0)
     assert local_report.converged
     assert local_report.steps < 0.8 * uniform_report.steps, (local_report.steps, uniform_report.steps)
-    for a in range(3):
-        assert float(jnp.max(jnp.abs(local.velocity[a] - uniform.velocity[a]))) < 1e-6
-    assert float(jnp.max(jnp.abs(local.temperature - uniform.temperature))) < 1e-6
-    assert float(jnp.max(jnp.abs(local.pressure - uniform.pressure))) < 1e-6
+    assert_same_state(local, uniform)
 
 
 def test_multipliers_are_bounded_and_faces_take_the_smaller_cell(steady_channel, x64):
@@ -99,7 +104,4 @@ def test_implicit_steps_reach_the_same_steady_state_in_fewer_steps(steady_channe
     implicit, report = solver.steady(max_steps=20000, tol=1e-8)
     assert report.converged
     assert report.steps < 0.5 * uniform_report.steps, (report.steps, uniform_report.steps)
-    for a in range(3):
-        assert float(jnp.max(jnp.abs(implicit.velocity[a] - uniform.velocity[a]))) < 1e-6
-    assert float(jnp.max(jnp.abs(implicit.temperature - uniform.temperature))) < 1e-6
-    assert float(jnp.max(jnp.abs(implicit.pressure - uniform.pressure))) < 1e-6
+    assert_same_state(implicit, uniform)
