@@ -153,8 +153,9 @@ def test_transient_run_writes_series(tmp_path, capsys):
     scenario = tmp_path / "step.yaml"
     scenario.write_text(text)
     out = tmp_path / "tr"
+    # the steady start marches with implicit steps; the transient itself stays explicit
     rc = cli.main(["run", str(scenario), "--cell", "0.6", "--transient", "1.0", "--report-every", "0.5",
-                   "--max-steps", "60", "--out", str(out)])
+                   "--max-steps", "60", "--pseudo-time", "implicit", "--out", str(out)])
     assert rc == 0, capsys.readouterr()
     text = capsys.readouterr().out
     assert "no rack intake exceeded the allowable limit" in text and "did not converge" in text
@@ -162,6 +163,8 @@ def test_transient_run_writes_series(tmp_path, capsys):
     times = summary["transient"]["times_s"]
     assert times[0] == 0.0 and times[-1] == pytest.approx(1.0) and len(times) == 3
     assert summary["status"] == "not_converged" and summary["solver"]["reason"].startswith("steady start")
+    assert (summary["solver"]["pseudo_time"], summary["solver"]["cfl"]) == ("explicit", 0.45)
+    assert summary["solver"]["steady_start_pseudo_time"] == "implicit"
     assert set(summary["transient"]["rack_inlet_max_C"]) == {r["name"] for r in summary["racks"]}
     import pyvista as pv
 

@@ -803,6 +803,9 @@ def solve_transient(model: HallModel, end_time: float | None = None, report_ever
     final = snapshots[-1]
     result = _finish(model, final, report, capture_index=False, time=float(final.time),
                      coupling=model.transient_coupling)
+    # the report is the transient's: explicit, whatever marched the steady start
+    result.summary["solver"].update(pseudo_time=numerics.pseudo_time, cfl=float(numerics.cfl),
+                                    steady_start_pseudo_time=model.numerics.pseudo_time)
     # the server-inlet maximum includes blanking leakage: recompute per sample
     series = _server_inlet_series(model, snapshots)
     limit = m.ALLOWABLE[scene.ashrae_class][1]
