@@ -35,7 +35,7 @@ from .grid import AXES, Grid
 from .operators import LIMITERS, materialize, pad, take
 from .physics import implicit, poisson
 from .physics.momentum import momentum_tendency
-from .physics.projection import divergence, face_volume_flux, pressure_operator, project
+from .physics.projection import divergence, face_volume_flux, interior_gradient, pressure_operator, project
 from .physics.scalar import ScalarBoundary, transport_tendency
 from .physics.turbulence import MODELS, eddy_viscosity, wall_distance
 from .problem import Problem
@@ -296,7 +296,7 @@ def euler_step(problem: Problem, numerics: Numerics, pre: Precomputed, state: St
 
     star, correction_scale = [], []
     with jax.named_scope("momentum"):
-        predicted, reliefs, residuals, resistances = [], [], [], []
+        predicted, reliefs, residuals, resistances, pressure_gradients = [], [], [], [], []
         for i in AXES:
             tendency = momentum_tendency(i, velocity, flux, state.temperature, nu_t, grid, fluid,
                                          geometry.open, problem.boundaries, sources.mass, limiter)
@@ -310,13 +310,15 @@ def euler_step(problem: Problem, numerics: Numerics, pre: Precomputed, state: St
             reliefs.append(relief)
             if implicit_steps:
                 # explicit residual, old pressure gradient and resistance included
+                pressure_gradients.append(interior_gradient(state.pressure, grid, i))
                 residuals.append(tendency + take(sources.momentum[i], i, 1, -1) - resistance * u_old
-                                 - _interior_pressure_gradient(grid, state.pressure, i))
+                                 - pressure_gradients[i])
                 resistances.append(resistance)
             else:
                 predicted.append((u_old + dt_face * (tendency + take(sources.momentum[i], i, 1, -1))) * relief)
         if implicit_steps:
-            predicted = _implicit_predictors(problem, state, flux, nu_t, residuals, resistances, reliefs, dt)
+            predicted = _implicit_predictors(problem, state, flux, nu_t, residuals, resistances, reliefs,
+                                             pressure_gradients, dt)
         for i in AXES:
             dt_sides = (dt, dt) if scale is None else (dt * take(scale.face[i], i, 0, 1),
                                                       dt * take(scale.face[i], i, -1))
@@ -370,13 +372,8 @@ def euler_step(problem: Problem, numerics: Numerics, pre: Precomputed, state: St
     return new, iterations, residual
 
 
-def _interior_pressure_gradient(grid: Grid, pressure, i: int):
-    """G p on the interior i-faces, as the projection's correction takes it."""
-    spacing = Grid.along(take(grid.centre_spacing(i), 0, 1, -1), i)
-    return (take(pressure, i, 1) - take(pressure, i, 0, -1)) / spacing
-
-
-def _implicit_predictors(problem: Problem, state: State, flux, nu_t, residuals, resistances, reliefs, dt):
+def _implicit_predictors(problem: Problem, state: State, flux, nu_t, residuals, resistances, reliefs,
+                         pressure_gradients, dt):
     """The momentum predictors of an implicit pseudo-time step on the interior faces of
     each axis: the explicit residuals (old pressure gradient and resistance included)
     smoothed by the line solves, all three components in one set of scans, with the old
@@ -388,7 +385,7 @@ def _implicit_predictors(problem: Problem, state: State, flux, nu_t, residuals, 
                                                    problem.geometry.open, dt, dt * resistances[i]) for i in AXES))
     increments = implicit.stacked_factored_solve(lines, [dt * r for r in residuals], lives, grid.shape)
     return [take(state.velocity[i], i, 1, -1) + increments[i]
-            + dt * reliefs[i] * _interior_pressure_gradient(grid, state.pressure, i) for i in AXES]
+            + dt * reliefs[i] * pressure_gradients[i] for i in AXES]
 
 
 def step(problem: Problem, numerics: Numerics, pre: Precomputed, state: State, dt=None,

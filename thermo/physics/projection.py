@@ -33,6 +33,12 @@ def divergence(volume_flux, grid: Grid):
     return out / grid.cell_volume()
 
 
+def interior_gradient(pressure, grid: Grid, axis: int):
+    """G p on the interior faces normal to ``axis``: (p_nb - p_c) / delta."""
+    spacing = Grid.along(take(grid.centre_spacing(axis), 0, 1, -1), axis)
+    return (take(pressure, axis, 1) - take(pressure, axis, 0, -1)) / spacing
+
+
 def outflow_conductances(grid: Grid, open_fraction, boundaries):
     """Per side: o A outflow / (half cell) (m), plane arrays with the axis kept."""
     result = []
@@ -95,7 +101,7 @@ def project(velocity_star, grid: Grid, open_fraction, boundaries, hierarchy, mas
     corrected = []
     for a in AXES:
         spacing = Grid.along(grid.centre_spacing(a), a)
-        inner = (take(pressure, a, 1) - take(pressure, a, 0, -1)) / take(spacing, a, 1, -1)
+        inner = interior_gradient(pressure, grid, a)
         sides = []
         for side in (0, 1):
             plane = boundaries.plane(a, side)
