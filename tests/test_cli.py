@@ -231,6 +231,26 @@ def test_pseudo_time_flags_reach_the_numerics(tmp_path, capsys, monkeypatch):
     assert "solver: cfl" in capsys.readouterr().err
 
 
+def test_coarse_correction_flag_reaches_the_scene_and_refuses_a_mesh(tmp_path, capsys, monkeypatch):
+    import thermo.hall
+    from thermo.solve import SolverDiverged
+
+    used = []
+
+    def capture(model, progress=None, max_steps=None, **options):
+        used.append(model.scene.solver.coarse_correction)
+        raise SolverDiverged("stopped by the test before any step")
+
+    monkeypatch.setattr(thermo.hall, "solve", capture)
+    base = ["run", str(HALL_SMALL), "--cell", "0.6", "--out", str(tmp_path / "out")]
+    assert cli.main([*base, "--coarse-correction"]) == 3
+    assert cli.main([*base, "--no-coarse-correction"]) == 3
+    assert used == [True, False]
+    capsys.readouterr()
+    assert cli.main([*base, "--coarse-correction", "--devices", "2"]) == 2
+    assert "coarse_correction runs on one device" in capsys.readouterr().err
+
+
 def test_check_f64_doubles_the_memory_estimate_and_restores_x64(capsys):
     def estimate(precision):
         assert cli.main(["check", str(HALL_SMALL), "--cell", "0.6", "--precision", precision]) == 0

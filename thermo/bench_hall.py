@@ -147,6 +147,7 @@ def bench_case(scene, cell: float | None = None, precision: str = "f32", max_ste
         "steps": report.steps,
         "coarse_steps": coarse_steps,
         "coarse_cells": coarse_cells,
+        "coarse_correction": result.summary["solver"].get("coarse_correction"),
         "converged": bool(report.converged),
         "reason": report.reason,
         "step_s": fine_s / max(report.steps - 1, 1),

@@ -184,7 +184,7 @@ def _fit_grid(scene, args, device):
     from .scene.gridgen import generate_grid
 
     grid = generate_grid(scene, args.cell)
-    layout = _layout(args, grid, device)
+    layout = _layout(args, grid, device, scene)
     devices = 1 if layout is None else layout.size
     free = available_memory_bytes(device)
     cell = f"--cell {args.cell}" if args.cell else f"grid.max_cell {scene.grid.max_cell}"
@@ -205,7 +205,7 @@ def _build(scene, args, device):
         return thermo.hall.build(scene, cell_size=args.cell, dtype=PRECISIONS[args.precision])
 
 
-def _layout(args, grid, device):
+def _layout(args, grid, device, scene):
     """The :class:`thermo.parallel.Layout` for ``--devices``/``--mesh`` (None for one device);
     a mesh that needs more devices than there are, or does not divide the grid, is a :class:`UserError`."""
     from .parallel import Layout, MeshError, mesh_shape
@@ -214,6 +214,9 @@ def _layout(args, grid, device):
         shape = mesh_shape(getattr(args, "devices", None), getattr(args, "mesh", None))
         if shape is None:
             return None
+        if scene.solver.coarse_correction:
+            raise UserError("solver.coarse_correction runs on one device: leave out --devices/--mesh, or add "
+                            "--no-coarse-correction")
         layout = Layout.create(shape, platform=device.platform)
         layout.check_grid(grid.shape, what=f"the grid at --cell {args.cell or 'default'}")
     except MeshError as error:
@@ -282,8 +285,9 @@ def _progress_display(console):
 
 
 def _with_solver_flags(scene, args):
-    """The scene with the command line's solver flags (--turbulence, --pseudo-time, --cfl)."""
-    changes = {key: getattr(args, key) for key in ("turbulence", "pseudo_time", "cfl")
+    """The scene with the command line's solver flags (--turbulence, --pseudo-time, --cfl,
+    --coarse-correction)."""
+    changes = {key: getattr(args, key) for key in ("turbulence", "pseudo_time", "cfl", "coarse_correction")
                if getattr(args, key, None) is not None}
     return scene.with_solver(**changes) if changes else scene
 
@@ -549,6 +553,10 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--cfl", type=_positive_float, default=None, metavar="C",
                        help=f"Courant number of the pseudo-time step instead of the scenario's solver.cfl{where}: "
                             "at most 1 explicit, 100 implicit")
+        p.add_argument("--coarse-correction", dest="coarse_correction", action=argparse.BooleanOptionalAction,
+                       default=None,
+                       help=f"coarse-grid (FAS) corrections of the steady march on or off instead of the scenario's "
+                            f"solver.coarse_correction{where} (one device; docs/performance.md)")
 
     run = sub.add_parser("run", help="solve a scenario and write fields, plots, summary.json and report.md")
     run.add_argument("scenario", help="scenario file (YAML)")

@@ -42,6 +42,7 @@ from .scene.gridgen import generate_grid
 from .scene.load import Scene
 from .scene.schema import SolverSpec
 from .solve import Numerics, RunReport, Solver, SolverDiverged, average_state
+from . import fas
 from . import metrics as m
 
 TRACER_NAMES = ["capture_cold", "capture_hot"]
@@ -83,6 +84,7 @@ class HallModel:
     hybrid: object = None   # rear doors, cold plates, CDUs (equipment.hybrid.HybridSet)
     tanks: immersion.RoomTanks | None = None
     layout: object = None
+    coarse_level: object = None   # thermo.fas.CoarseLevel: coarse-grid corrections of the steady march
 
     @property
     def cells(self) -> int:
@@ -136,9 +138,10 @@ def fluid_of(scene: Scene) -> Fluid:
                  reference_temperature=a.reference_temperature, gravity=np.array([0.0, 0.0, -a.gravity]))
 
 
-def build(scene: Scene, cell_size: float | None = None, dtype=np.float32) -> HallModel:
-    """Grid, fields and coupling of ``scene``; ``cell_size`` (m) overrides ``grid.max_cell``."""
-    grid = generate_grid(scene, cell_size)
+def build(scene: Scene, cell_size: float | None = None, dtype=np.float32, grid: Grid | None = None) -> HallModel:
+    """Grid, fields and coupling of ``scene``; ``cell_size`` (m) overrides ``grid.max_cell``;
+    ``grid`` replaces the generated grid (the coarse levels of :mod:`thermo.fas`)."""
+    grid = generate_grid(scene, cell_size) if grid is None else grid
     fields = FieldArrays(grid, scene.air.reference_temperature)
     racks, rack_layers = rack_model.build_racks(scene, fields)
     hybrid = hybrid_model.build_hybrid(scene, fields, rack_layers)
@@ -522,7 +525,12 @@ def _solve_air(model: HallModel, progress: Callable | None = None, max_steps: in
     coarse_info = None
     if state is None:
         state, coarse_info = _coarse_start(model, coarse_start, progress)
-    solver = Solver(model.problem, model.numerics, chunk=100, coupling=model.coupling, layout=model.layout)
+    level = coarse_level(model)
+    if level is None:
+        solver = Solver(model.problem, model.numerics, chunk=100, coupling=model.coupling, layout=model.layout)
+    else:
+        solver = fas.TwoGridSolver(model.problem, model.numerics, level, chunk=100, coupling=model.coupling)
+    corrections_off_at = None
     rack_probe = _rack_probe(model)
     balance_probe = _balance_probe(model, model.coupling)
 
@@ -575,6 +583,14 @@ def _solve_air(model: HallModel, progress: Callable | None = None, max_steps: in
             break
         if len(recent) > window and balanced:
             spread = float(np.max(np.ptp(np.stack(recent), axis=0))) if values.size else 0.0
+            if spread < band and level is not None and solver.active and max(
+                    record["rate_velocity"], record["rate_temperature"]) > CORRECTED_RATE_FACTOR * tol:
+                # the intakes stopped moving but the fine steps still change the fields: the
+                # cycle of corrections and fine steps has found a state of its own, not the
+                # fine grid's fixed point; the plain march takes it from here
+                solver.active, corrections_off_at = False, steps
+                recent, balances = [values], []
+                continue
             if spread < band:
                 converged = True
                 reason = (f"settled: rack intake and return temperatures within {spread:.3f} K over the last "
@@ -600,6 +616,8 @@ def _solve_air(model: HallModel, progress: Callable | None = None, max_steps: in
             # the oscillating state with one step it keeps oscillating): start again from the
             # starting state with one global step.
             solver.numerics = _replace_fields(solver.numerics, local_time_step=1.0)
+            if level is not None and solver.active:
+                solver.active, corrections_off_at = False, steps
             fallback_step = steps
             state = start_state
             average = _Averages(scene.solver.average_window, solver.chunk, n, start=steps)
@@ -625,12 +643,39 @@ def _solve_air(model: HallModel, progress: Callable | None = None, max_steps: in
         result.summary["solver"]["averaged"] = average.summary_dict(model)
     if fallback_step is not None:
         result.summary["solver"]["local_time_step_off_at_step"] = fallback_step
+    if level is not None:
+        result.summary["solver"]["coarse_correction"] = {
+            "coarse_grid": list(level.problem.grid.shape), "coarse_steps_per_cycle": level.coarse_steps,
+            "fine_steps_per_cycle": level.fine_steps, "corrections": solver.corrections,
+            "coarse_steps": solver.coarse_steps_taken, "off_at_step": corrections_off_at}
     if balances:
         band = np.ptp(np.stack(recent), axis=0) if len(recent) > 1 else np.zeros(1)
         result.summary["solver"]["window"] = {
             **balance_window(balances, solver.chunk),
             "rack_inlet_band_K": float(np.max(band[:2 * n])) if n else 0.0}
     return result
+
+
+#: Under coarse-grid corrections a window of still intakes counts as settled only while the
+#: change rates of the fine steps are below this many times solver.tolerance (hall-small at
+#: 0.3 m with 20 coarse and 20 fine steps a cycle repeats one state whose rates stay at 0.03-0.07)
+CORRECTED_RATE_FACTOR = 5.0
+
+
+def coarse_level(model: HallModel):
+    """The :class:`thermo.fas.CoarseLevel` of ``model`` when its scenario asks for coarse-grid
+    corrections (``solver.coarse_correction``) and the grid has room for a coarser one (at
+    least 6 cells along every axis); else None."""
+    if not model.scene.solver.coarse_correction or min(model.grid.shape) < 6:
+        return None
+    if model.layout is not None:
+        raise ValueError("solver.coarse_correction runs on one device: leave out --devices/--mesh, "
+                         "or set solver.coarse_correction: false")
+    if model.coarse_level is None:
+        coarse = build(model.scene, dtype=model.problem.geometry.fluid.dtype, grid=fas.coarse_grid(model.grid))
+        model.coarse_level = fas.CoarseLevel(fas.whole_openings(coarse.problem), coarse.numerics, coarse.coupling,
+                                             coarse_steps=fas.COARSE_STEPS, fine_steps=fas.FINE_STEPS)
+    return model.coarse_level
 
 
 #: A window whose intakes swing by less than this fraction of the previous window's is a decay

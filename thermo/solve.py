@@ -32,7 +32,7 @@ from jax import lax
 
 from .fields import State, cell_centred_velocity, compensated_sum, initial_state
 from .grid import AXES, Grid
-from .operators import LIMITERS, materialize, pad, take
+from .operators import LIMITERS, expand_plane, materialize, pad, take
 from .physics import implicit, poisson
 from .physics.momentum import momentum_tendency
 from .physics.projection import divergence, face_volume_flux, interior_gradient, pressure_operator, project
@@ -283,39 +283,29 @@ def euler_step(problem: Problem, numerics: Numerics, pre: Precomputed, state: St
     velocity = state.velocity
     implicit_steps = numerics.pseudo_time == "implicit"
     with jax.named_scope("eddy_viscosity"):
-        if numerics.turbulence == "laminar":
-            nu_t = jnp.zeros_like(state.temperature)
-        elif numerics.turbulence_every <= 1:
-            nu_t = eddy_viscosity(numerics.turbulence, velocity, grid, pre.wall_distance, geometry.fluid)
+        if numerics.turbulence != "laminar" and numerics.turbulence_every > 1:
+            nu_t = lax.cond(state.step % numerics.turbulence_every == 0,
+                            lambda: current_eddy_viscosity(problem, numerics, pre, velocity),
+                            lambda: state.eddy_viscosity)
         else:
-            nu_t = lax.cond(
-                state.step % numerics.turbulence_every == 0,
-                lambda: eddy_viscosity(numerics.turbulence, velocity, grid, pre.wall_distance, geometry.fluid),
-                lambda: state.eddy_viscosity)
+            nu_t = current_eddy_viscosity(problem, numerics, pre, velocity)
     flux = face_volume_flux(velocity, grid, geometry.open)
 
     star, correction_scale = [], []
     with jax.named_scope("momentum"):
         predicted, reliefs, residuals, resistances, pressure_gradients = [], [], [], [], []
         for i in AXES:
-            tendency = momentum_tendency(i, velocity, flux, state.temperature, nu_t, grid, fluid,
-                                         geometry.open, problem.boundaries, sources.mass, limiter)
+            forcing, resistance, u_old = _momentum_terms(problem, limiter, state, flux, nu_t, i)
             dt_face = dt if scale is None else dt * take(scale.face[i], i, 1, -1)
-            u_old = take(velocity[i], i, 1, -1)
-            # the quadratic resistance is linearised about the current velocity (not
-            # the predicted one, which would make the steady state depend on dt)
-            resistance = take(sources.resistance_linear[i], i, 1, -1) + take(
-                sources.resistance_quadratic[i], i, 1, -1) * jnp.abs(u_old)
             relief = 1.0 / (1.0 + dt_face * resistance)
             reliefs.append(relief)
             if implicit_steps:
                 # explicit residual, old pressure gradient and resistance included
                 pressure_gradients.append(interior_gradient(state.pressure, grid, i))
-                residuals.append(tendency + take(sources.momentum[i], i, 1, -1) - resistance * u_old
-                                 - pressure_gradients[i])
+                residuals.append(forcing - resistance * u_old - pressure_gradients[i])
                 resistances.append(resistance)
             else:
-                predicted.append((u_old + dt_face * (tendency + take(sources.momentum[i], i, 1, -1))) * relief)
+                predicted.append((u_old + dt_face * forcing) * relief)
         if implicit_steps:
             predicted = _implicit_predictors(problem, state, flux, nu_t, residuals, resistances, reliefs,
                                              pressure_gradients, dt)
@@ -370,6 +360,81 @@ def euler_step(problem: Problem, numerics: Numerics, pre: Precomputed, state: St
     new = State(velocity=velocity, pressure=pressure, temperature=temperature, tracers=tracers,
                 eddy_viscosity=nu_t, time=state.time + dt, step=state.step + 1, temperature_residue=residue)
     return new, iterations, residual
+
+
+def current_eddy_viscosity(problem: Problem, numerics: Numerics, pre: Precomputed, velocity):
+    """Turbulent kinematic viscosity (m^2/s, cells) of ``numerics.turbulence`` for ``velocity``."""
+    if numerics.turbulence == "laminar":
+        return jnp.zeros_like(problem.geometry.fluid)
+    return eddy_viscosity(numerics.turbulence, velocity, problem.grid, pre.wall_distance, problem.geometry.fluid)
+
+
+def _momentum_terms(problem: Problem, limiter, state: State, flux, nu_t, i: int):
+    """On the interior faces of component ``i``: (advection + diffusion + buoyancy + body
+    sources (m/s^2), resistance coefficient R (1/s), current velocity (m/s)).  The
+    quadratic resistance is linearised about the current velocity (not the predicted
+    one, which would make the steady state depend on dt)."""
+    sources = problem.sources
+    tendency = momentum_tendency(i, state.velocity, flux, state.temperature, nu_t, problem.grid, problem.fluid,
+                                 problem.geometry.open, problem.boundaries, sources.mass, limiter)
+    u_old = take(state.velocity[i], i, 1, -1)
+    resistance = take(sources.resistance_linear[i], i, 1, -1) + take(
+        sources.resistance_quadratic[i], i, 1, -1) * jnp.abs(u_old)
+    return tendency + take(sources.momentum[i], i, 1, -1), resistance, u_old
+
+
+def _opening_residuals(problem: Problem, state: State, axis: int):
+    """The residual (m/s^2) of the one-sided momentum balance of :func:`_boundary_normal_velocity`
+    on the two boundary planes of component ``axis``, -|u_b| (u_b - u_up) / h - dp/dn on
+    fixed-pressure openings, zero elsewhere (faces of the shape of one plane each)."""
+    grid, velocity, pressure = problem.grid, state.velocity, state.pressure
+    spacing = grid.centre_spacing(axis)
+    out = []
+    for side in (0, 1):
+        plane = problem.boundaries.plane(axis, side)
+        outflow = expand_plane(plane.outflow, axis)
+        p_b = expand_plane(plane.pressure, axis)
+        if side == 0:
+            current, interior, half = take(velocity[axis], axis, 0, 1), take(velocity[axis], axis, 1, 2), spacing[0]
+            upwind = jnp.where(current < 0, interior, 0.0)
+            gradient = (take(pressure, axis, 0, 1) - p_b) / half
+        else:
+            current, interior, half = take(velocity[axis], axis, -1), take(velocity[axis], axis, -2, -1), spacing[-1]
+            upwind = jnp.where(current > 0, interior, 0.0)
+            gradient = (p_b - take(pressure, axis, -1)) / half
+        out.append(outflow * (-jnp.abs(current) * (current - upwind) / half - gradient))
+    return out
+
+
+def steady_residuals(problem: Problem, numerics: Numerics, pre: Precomputed, state: State):
+    """What a pseudo-time step drives to zero, at ``state`` (``problem`` already coupled):
+
+    * momentum, three face arrays (m/s^2): on interior faces advection + diffusion +
+      buoyancy + sources - R u - grad p (the pressure of ``state``, which the last
+      projection made consistent with its velocity); on the boundary faces of
+      fixed-pressure openings their one-sided balance (:func:`_opening_residuals`);
+      zero on closed faces and fixed boundary faces;
+    * temperature, d(T)/dt per cell (K/s) at the state's face fluxes, zero in solid cells.
+
+    A state is a fixed point of :func:`euler_step` (explicit or implicit, any local time
+    steps) exactly when both vanish and its velocity is divergence-free."""
+    grid, geometry, fluid = problem.grid, problem.geometry, problem.fluid
+    limiter = LIMITERS[numerics.limiter]
+    nu_t = current_eddy_viscosity(problem, numerics, pre, state.velocity)
+    flux = face_volume_flux(state.velocity, grid, geometry.open)
+    momentum = []
+    for i in AXES:
+        forcing, resistance, u_old = _momentum_terms(problem, limiter, state, flux, nu_t, i)
+        inner = forcing - resistance * u_old - interior_gradient(state.pressure, grid, i)
+        low, high = _opening_residuals(problem, state, i)
+        residual = jnp.concatenate([low, inner, high], axis=i)
+        momentum.append(jnp.where(geometry.open[i] > 0, residual, 0.0))
+    kappa = fluid.diffusivity + nu_t / fluid.turbulent_prandtl
+    sources = problem.sources
+    rate = transport_tendency(state.temperature, flux, kappa, grid, geometry.open, temperature_boundaries(problem),
+                              limiter, sources.mass, sources.mass_temperature,
+                              sources.heat / (fluid.density * fluid.heat_capacity))
+    return tuple(momentum), jnp.where(geometry.fluid > 0, rate, 0.0)
 
 
 def _implicit_predictors(problem: Problem, state: State, flux, nu_t, residuals, resistances, reliefs,
@@ -472,8 +537,13 @@ def _field_sum(state: State) -> tuple:
     return (*state.velocity, state.pressure, state.temperature, state.tracers, state.eddy_viscosity)
 
 
-def _run_chunk(numerics, coupling, problem, pre, state, steps, until_time, accumulate=False):
+def _run_chunk(numerics, coupling, problem, pre, state, steps, until_time, accumulate=False, hook=None,
+               hook_args=None):
     """Up to ``steps`` steps, stopping early at ``until_time`` (dt clipped to land on it).
+
+    ``hook``: optional static ``hook(hook_args, state, count) -> state`` applied before each
+    step (count: steps taken so far in this chunk), inside the compiled loop: the coarse-grid
+    corrections of :mod:`thermo.fas`.
 
     ``accumulate``: also return ``diag["field_sum"]``, the sum over the chunk's steps of
     every field after the step (:func:`_field_sum` order), for averages over pseudo-time
@@ -495,6 +565,8 @@ def _run_chunk(numerics, coupling, problem, pre, state, steps, until_time, accum
 
     def body(carry):
         state, count, iters, _, _, _, total = carry
+        if hook is not None:
+            state = hook(hook_args, state, count)
         with jax.named_scope("coupling"):
             current = problem if coupling is None else coupling(problem, state)
         with jax.named_scope("time_step"):
@@ -534,7 +606,7 @@ def average_state(state: State, field_sum: tuple, count) -> State:
 
 
 # compiled once per (numerics, coupling, array shapes and dtypes), shared by all Solver objects
-_run_chunk_compiled = jax.jit(_run_chunk, static_argnums=(0, 1, 7))
+_run_chunk_compiled = jax.jit(_run_chunk, static_argnums=(0, 1, 7, 8))
 _precompute_compiled = jax.jit(precompute, static_argnums=1)
 
 
@@ -578,11 +650,11 @@ class Solver:
         return self.pre
 
     def run_chunk(self, state: State, steps: int | None = None, until_time: float = math.inf,
-                  accumulate: bool = False):
+                  accumulate: bool = False, hook=None, hook_args=None):
         """Run up to ``steps`` steps (default ``chunk``) or until ``until_time``; returns (state, diagnostics).
 
         ``accumulate``: the diagnostics also hold ``field_sum``, the fields summed over the
-        chunk's steps (see :func:`average_state`)."""
+        chunk's steps (see :func:`average_state`).  ``hook``, ``hook_args``: see :func:`_run_chunk`."""
         pre = self.prepare()
         steps = self.chunk if steps is None else steps
         dtype = state.temperature.dtype
@@ -594,7 +666,7 @@ class Solver:
         return _run_chunk_compiled(self.numerics, self.coupling, self.problem, pre, state,
                                    jnp.asarray(steps, jnp.int32),
                                    jnp.asarray(min(until_time, np.finfo(np.dtype(dtype)).max), dtype),
-                                   bool(accumulate))
+                                   bool(accumulate), hook, hook_args)
 
     def initial_state(self, temperature=None) -> State:
         dtype = self.problem.geometry.fluid.dtype

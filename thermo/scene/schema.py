@@ -113,6 +113,7 @@ class SolverSpec(Strict):
     local_time_step: Annotated[float, Field(ge=1, le=100)] = 10.0
     average_window: Annotated[int, Field(ge=0)] = 2000
     average_tolerance: Annotated[TemperatureDifference, Field(gt=0)] = 0.25
+    coarse_correction: bool = False
 
     @model_validator(mode="before")
     @classmethod
