@@ -78,13 +78,23 @@ def _open_problem(grid):
     return make_problem(grid)
 
 
+def _level_at_any_size(model):
+    """hall.coarse_level for a test grid below hall.CORRECTION_MIN_CELLS."""
+    floor = hall.CORRECTION_MIN_CELLS
+    hall.CORRECTION_MIN_CELLS = 0
+    try:
+        return hall.coarse_level(model)
+    finally:
+        hall.CORRECTION_MIN_CELLS = floor
+
+
 @pytest.fixture(scope="module")
 def hall_small_two_grid():
     """hall-small at 0.6 m (float64, mixing length) with its coarse level, after 60 plain steps."""
     with jax.enable_x64(True):
         scene = load("geometries/hall-small.yaml").with_solver(turbulence="mixing_length", coarse_correction=True)
         model = hall.build(scene, cell_size=0.6, dtype=np.float64)
-        level = hall.coarse_level(model)
+        level = _level_at_any_size(model)
         solver = fas.TwoGridSolver(model.problem, model.numerics, level, chunk=20, coupling=model.coupling)
         state, _ = Solver.run_chunk(solver, solver.initial_state(), 60)
         yield model, level, solver, state
@@ -124,14 +134,27 @@ def test_forced_coarse_equations_have_the_restricted_residual(hall_small_two_gri
     np.testing.assert_allclose(np.asarray(coarse_rate), np.asarray(wanted), atol=1e-9 * float(jnp.max(jnp.abs(wanted))))
 
 
-def test_coarse_correction_is_opt_in_and_one_device():
+def test_coarse_correction_is_opt_in_for_large_grids_on_one_device():
     scene = load("geometries/hall-small.yaml")
     assert not scene.solver.coarse_correction
-    model = hall.build(scene, cell_size=0.6)
-    assert hall.coarse_level(model) is None
+    assert _level_at_any_size(hall.build(scene, cell_size=0.6)) is None
     model = hall.build(scene.with_solver(coarse_correction=True), cell_size=0.6)
-    level = hall.coarse_level(model)
+    assert model.cells < hall.CORRECTION_MIN_CELLS and hall.coarse_level(model) is None   # too small to pay
+    level = _level_at_any_size(model)
     assert level.problem.grid.shape == fas.coarse_grid(model.grid).shape
-    model.layout = object()
+    model.coarse_level, model.layout = None, object()
     with pytest.raises(ValueError, match="one device"):
-        hall.coarse_level(model)
+        _level_at_any_size(model)
+
+
+def test_memory_check_counts_the_coarse_level():
+    from thermo.memory import GridTooLarge, check_fits, estimate_bytes
+
+    shape = (100, 100, 100)
+    plain, corrected = estimate_bytes(10 ** 6), estimate_bytes(10 ** 6, coarse_correction=True)
+    assert corrected > plain
+    free = (plain + corrected) // 2
+    device = jax.devices("cpu")[0]
+    check_fits(shape, 4, device, free=free)
+    with pytest.raises(GridTooLarge):
+        check_fits(shape, 4, device, free=free, coarse_correction=True)

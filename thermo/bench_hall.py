@@ -36,12 +36,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import hall
+from . import fas, hall
 from .bench import _device_peak_mb, _max_rss_mb, check_precision, device_name
 from .scene import load
 from .scene.generate import generated_hall
 from .scene.load import from_dict
-from .solve import Solver, _precompute_compiled, _run_chunk_compiled
+from .solve import Solver, _run_chunk_compiled
 
 GEOMETRIES = Path(__file__).resolve().parents[1] / "geometries"
 COARSE_START_CELLS = 40000   # thermo.hall.solve's rule for coarse_start="auto"
@@ -64,14 +64,22 @@ def case_scene(name: str | None = None, racks: int | None = None, folder: Path =
 
 def step_memory(model) -> dict:
     """Compile the fine chunk ahead of time (the later call reuses it) and return XLA's
-    memory analysis per cell (bytes) with the compile time (s)."""
+    memory analysis per cell (bytes) with the compile time (s).  With coarse-grid
+    corrections (``solver.coarse_correction``) the chunk is the one with the cycle in it."""
     problem, numerics = model.problem, model.numerics
     start, cpu_start = time.perf_counter(), time.process_time()
-    pre = _precompute_compiled(problem, numerics)
-    state = Solver(problem, numerics).initial_state()
+    level = hall.coarse_level(model)
+    if level is None:
+        solver, hook, hook_args = Solver(problem, numerics), None, None
+    else:
+        solver = fas.TwoGridSolver(problem, numerics, level, coupling=model.coupling)
+        hook, hook_args = solver.hook()
+    pre = solver.prepare()
+    state = solver.initial_state()
     dtype = state.temperature.dtype
     compiled = _run_chunk_compiled.lower(numerics, model.coupling, problem, pre, state, jnp.asarray(1, jnp.int32),
-                                         jnp.asarray(np.finfo(np.dtype(dtype)).max, dtype)).compile()
+                                         jnp.asarray(np.finfo(np.dtype(dtype)).max, dtype), False, hook,
+                                         hook_args).compile()
     seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
     analysis = compiled.memory_analysis()
     cells = model.cells
@@ -148,6 +156,8 @@ def bench_case(scene, cell: float | None = None, precision: str = "f32", max_ste
         "coarse_steps": coarse_steps,
         "coarse_cells": coarse_cells,
         "coarse_correction": result.summary["solver"].get("coarse_correction"),
+        # the answer, to compare runs: [mean, max] intake temperature of every rack (degC)
+        "rack_inlets_C": [[row["inlet_mean_C"], row["inlet_max_C"]] for row in result.summary.get("racks", [])],
         "converged": bool(report.converged),
         "reason": report.reason,
         "step_s": fine_s / max(report.steps - 1, 1),

@@ -191,7 +191,8 @@ def _fit_grid(scene, args, device):
     try:
         needed = check_fits(grid.shape, np.dtype(PRECISIONS[args.precision]).itemsize, device, devices,
                             free=free, what=f"scenario {scene.name} at {cell}",
-                            implicit=scene.solver.pseudo_time == "implicit")
+                            implicit=scene.solver.pseudo_time == "implicit",
+                            coarse_correction=scene.solver.coarse_correction)
     except GridTooLarge as error:
         raise UserError(str(error)) from None
     return grid, layout, needed, free
@@ -431,7 +432,8 @@ def cmd_bench_case(args) -> int:
     try:
         check_fits(grid.shape, np.dtype(PRECISIONS[args.precision]).itemsize, device,
                    free=available_memory_bytes(device), what=f"case {scene.name} at --cell {args.cell or scene.grid.max_cell}",
-                   implicit=scene.solver.pseudo_time == "implicit")
+                   implicit=scene.solver.pseudo_time == "implicit",
+                   coarse_correction=scene.solver.coarse_correction)
     except GridTooLarge as error:
         raise UserError(str(error)) from None
     console.print(f"{scene.name}: grid {' x '.join(map(str, grid.shape))} ({grid.cells:,} cells), {args.precision}, "

@@ -45,6 +45,13 @@ STEP_BYTES_PER_CELL_F32 = 490
 #: ``thermo bench`` measured 637 (hall-small at 0.1 m, XLA's memory analysis) against 371
 #: explicit, rounded up and scaled like the explicit figure.
 IMPLICIT_STEP_BYTES_PER_CELL_F32 = 660
+#: What coarse-grid corrections (``solver.coarse_correction``, one device) add per fine cell in
+#: float32: the coarse level (an eighth of the cells), its transfers and the correction's
+#: temporaries held beside the fine step: XLA's memory analysis of the chunk with the cycle in
+#: it against the plain chunk (``thermo bench --coarse-correction``) gave 482 against 379
+#: (hall-small at 0.1 m) and 503 against 392 (hall-raised-floor at 0.2 m); the larger
+#: difference, rounded up.
+COARSE_CORRECTION_BYTES_PER_CELL_F32 = 120
 #: Bytes per cell (float32) that stay on every device when sharded (x-face arrays, temporaries).
 REPLICATED_BYTES_PER_CELL_F32 = 140
 #: Bytes that do not depend on the grid: compiling the step, the runtime (measured on the CPU).
@@ -61,23 +68,28 @@ class GridTooLarge(ValueError):
     """A grid that does not fit the memory of the chosen device; the message has the numbers."""
 
 
-def step_bytes_per_cell(itemsize: int = 4, devices: int = 1, implicit: bool = False) -> float:
+def step_bytes_per_cell(itemsize: int = 4, devices: int = 1, implicit: bool = False,
+                        coarse_correction: bool = False) -> float:
     """Peak bytes per cell of the whole grid that one device needs for a step.
 
     Args:
       itemsize: bytes per float (4 for float32, 8 for float64).
       devices: devices the grid is sharded over (1: not sharded).
       implicit: implicit pseudo-time steps (:data:`IMPLICIT_STEP_BYTES_PER_CELL_F32`).
+      coarse_correction: coarse-grid corrections (:data:`COARSE_CORRECTION_BYTES_PER_CELL_F32`).
     """
     scale = itemsize / 4.0
     share = 1.0 / max(int(devices), 1)
     step = IMPLICIT_STEP_BYTES_PER_CELL_F32 if implicit else STEP_BYTES_PER_CELL_F32
+    if coarse_correction:
+        step += COARSE_CORRECTION_BYTES_PER_CELL_F32
     return scale * (step * share + REPLICATED_BYTES_PER_CELL_F32 * (1.0 - share))
 
 
-def estimate_bytes(cells: int, itemsize: int = 4, devices: int = 1, implicit: bool = False) -> int:
+def estimate_bytes(cells: int, itemsize: int = 4, devices: int = 1, implicit: bool = False,
+                   coarse_correction: bool = False) -> int:
     """Estimated peak memory (bytes) per device of a solve on ``cells`` cells."""
-    return int(FIXED_BYTES + cells * step_bytes_per_cell(itemsize, devices, implicit))
+    return int(FIXED_BYTES + cells * step_bytes_per_cell(itemsize, devices, implicit, coarse_correction))
 
 
 def available_bytes(device) -> int | None:
@@ -127,7 +139,8 @@ def estimate_gradient_bytes(cells: int, itemsize: int = 4) -> int:
 
 
 def check_fits(grid_shape, itemsize: int, device, devices: int = 1, free: int | None = None,
-               what: str = "the grid", gradient: bool = False, implicit: bool = False) -> int:
+               what: str = "the grid", gradient: bool = False, implicit: bool = False,
+               coarse_correction: bool = False) -> int:
     """Raise :class:`GridTooLarge` if a solve on ``grid_shape`` does not fit ``device``.
 
     Args:
@@ -142,14 +155,15 @@ def check_fits(grid_shape, itemsize: int, device, devices: int = 1, free: int | 
       gradient: check the backward pass of a design gradient (:func:`estimate_gradient_bytes`,
         one device) instead of a forward solve.
       implicit: the forward solve marches with implicit pseudo-time steps.
+      coarse_correction: the forward solve has coarse-grid corrections.
 
     Returns the estimated bytes needed per device.
     """
     cells = int(np.prod(grid_shape))
     if gradient and devices != 1:
         raise ValueError("design gradients run on one device")
-    per_device = estimate_gradient_bytes(cells, itemsize) if gradient else estimate_bytes(cells, itemsize, devices,
-                                                                                            implicit)
+    per_device = estimate_gradient_bytes(cells, itemsize) if gradient else estimate_bytes(
+        cells, itemsize, devices, implicit, coarse_correction)
     per_cell = (per_device - FIXED_BYTES) / max(cells, 1)
     # fake CPU devices share one host's memory; GPUs each have their own
     needed = per_device * devices if device.platform == "cpu" else per_device
