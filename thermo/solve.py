@@ -417,7 +417,9 @@ def steady_residuals(problem: Problem, numerics: Numerics, pre: Precomputed, sta
     * temperature, d(T)/dt per cell (K/s) at the state's face fluxes, zero in solid cells.
 
     A state is a fixed point of :func:`euler_step` (explicit or implicit, any local time
-    steps) exactly when both vanish and its velocity is divergence-free."""
+    steps) exactly when both vanish and its velocity is divergence-free, with openings that
+    cover whole boundary faces (a partly open face's update, ``outflow x relaxed``, has a
+    fixed point that depends on the step; hall grids snap openings to whole faces)."""
     grid, geometry, fluid = problem.grid, problem.geometry, problem.fluid
     limiter = LIMITERS[numerics.limiter]
     nu_t = current_eddy_viscosity(problem, numerics, pre, state.velocity)
