@@ -288,9 +288,9 @@ class CoarseLevel:
 
 
 #: Steps per cycle of :func:`thermo.hall.coarse_level` (docs/performance.md, "Coarse-grid
-#: corrections"): hall-small at 0.1 m with mixing length converges in 1,901 fine steps and 89 s
-#: with 10 coarse steps every 20 fine ones, settles in 1,601 and 96 s with 10 every 10 (dearer
-#: steps, change rates stuck at 0.007), against 3,201 and 140 s without.
+#: corrections"): hall-small at 0.1 m with mixing length converges in 1,801-1,901 fine steps and
+#: 80-96 s with 10 coarse steps every 20 fine ones, settles in 1,601 and 96 s with 10 every 10
+#: (dearer steps, change rates stuck at 0.007), against 3,201 and 140 s without.
 COARSE_STEPS = 10
 FINE_STEPS = 20
 
