@@ -181,25 +181,32 @@ def _boundary_normal_velocity(u_star, velocity, problem: Problem, axis: int, dt_
     Returns the face array of component ``axis`` and, per side, the factor
     1 / (1 + r) on openings (1 elsewhere) that scales the face's pressure correction.
     """
-    spacing = problem.grid.centre_spacing(axis)
     out, factors = [], []
     for side in (0, 1):
         plane = problem.boundaries.plane(axis, side)
         inflow = jnp.expand_dims(plane.inflow, axis)
         outflow = jnp.expand_dims(plane.outflow, axis)
         speed = jnp.expand_dims(plane.velocity, axis) * (1.0 if side == 0 else -1.0)
-        if side == 0:
-            current, interior, half = take(velocity[axis], axis, 0, 1), take(velocity[axis], axis, 1, 2), spacing[0]
-            leaving = current < 0
-        else:
-            current, interior, half = take(velocity[axis], axis, -1), take(velocity[axis], axis, -2, -1), spacing[-1]
-            leaving = current > 0
-        upwind = jnp.where(leaving, interior, 0.0)
+        current, upwind, half = _opening_face(problem.grid, velocity, axis, side)
         rate = dt_sides[side] * jnp.abs(current) / half
         relaxed = (current + rate * upwind) / (1.0 + rate)
         out.append(inflow * speed + outflow * relaxed)
         factors.append(1.0 / (1.0 + outflow * rate))
     return jnp.concatenate([out[0], materialize(take(u_star, axis, 1, -1)), out[1]], axis=axis), factors
+
+
+def _opening_face(grid: Grid, velocity, axis: int, side: int):
+    """On one boundary plane of component ``axis``: (the face velocity u_b, its upwind value
+    u_up (the interior face when air leaves, still air outside when it enters), the half
+    cell h), the three parts of an opening's one-sided balance."""
+    spacing = grid.centre_spacing(axis)
+    if side == 0:
+        current, interior, half = take(velocity[axis], axis, 0, 1), take(velocity[axis], axis, 1, 2), spacing[0]
+        leaving = current < 0
+    else:
+        current, interior, half = take(velocity[axis], axis, -1), take(velocity[axis], axis, -2, -1), spacing[-1]
+        leaving = current > 0
+    return current, jnp.where(leaving, interior, 0.0), half
 
 
 def cell_rates(problem: Problem, velocity, eddy_visc):
@@ -387,21 +394,14 @@ def _opening_residuals(problem: Problem, state: State, axis: int):
     """The residual (m/s^2) of the one-sided momentum balance of :func:`_boundary_normal_velocity`
     on the two boundary planes of component ``axis``, -|u_b| (u_b - u_up) / h - dp/dn on
     fixed-pressure openings, zero elsewhere (faces of the shape of one plane each)."""
-    grid, velocity, pressure = problem.grid, state.velocity, state.pressure
-    spacing = grid.centre_spacing(axis)
+    pressure = state.pressure
     out = []
     for side in (0, 1):
         plane = problem.boundaries.plane(axis, side)
         outflow = expand_plane(plane.outflow, axis)
         p_b = expand_plane(plane.pressure, axis)
-        if side == 0:
-            current, interior, half = take(velocity[axis], axis, 0, 1), take(velocity[axis], axis, 1, 2), spacing[0]
-            upwind = jnp.where(current < 0, interior, 0.0)
-            gradient = (take(pressure, axis, 0, 1) - p_b) / half
-        else:
-            current, interior, half = take(velocity[axis], axis, -1), take(velocity[axis], axis, -2, -1), spacing[-1]
-            upwind = jnp.where(current > 0, interior, 0.0)
-            gradient = (p_b - take(pressure, axis, -1)) / half
+        current, upwind, half = _opening_face(problem.grid, state.velocity, axis, side)
+        gradient = (take(pressure, axis, 0, 1) - p_b) / half if side == 0 else (p_b - take(pressure, axis, -1)) / half
         out.append(outflow * (-jnp.abs(current) * (current - upwind) / half - gradient))
     return out
 
