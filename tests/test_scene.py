@@ -272,3 +272,21 @@ def test_implicit_pseudo_time_reaches_the_hall_and_is_checked():
     expect_error(mutate(lambda r: r.setdefault("solver", {}).update(cfl=3)), "solver", "cfl", "pseudo_time: implicit")
     expect_error(mutate(lambda r: r.setdefault("solver", {}).update(pseudo_time="implicit", local_time_step=4)),
                  "solver", "local_time_step", "leave local_time_step out")
+
+
+def test_a_switch_of_pseudo_time_drops_the_file_s_step_settings():
+    """``--pseudo-time`` on the command line (``Scene.with_solver``) must not keep a Courant number
+    or local steps that the file chose for the other scheme (bug: ``--pseudo-time implicit`` on a
+    file with ``cfl: 0.3, local_time_step: 4`` was refused, and with ``cfl`` alone ran at 0.3)."""
+    import thermo.hall
+
+    explicit = thermo.scene.from_dict(mutate(lambda r: r.setdefault("solver", {}).update(cfl=0.3, local_time_step=4)))
+    implicit = explicit.with_solver(pseudo_time="implicit")
+    assert implicit.solver.cfl == 5.0
+    numerics = thermo.hall.build(implicit, cell_size=0.6).numerics
+    assert (numerics.pseudo_time, numerics.cfl, numerics.local_time_step) == ("implicit", 5.0, 1.0)
+    assert explicit.with_solver(pseudo_time="implicit", cfl=2.0).solver.cfl == 2.0
+    back = implicit.with_solver(cfl=8.0).with_solver(pseudo_time="explicit")
+    assert (back.solver.cfl, back.solver.local_time_step) == (0.45, 10.0)
+    # the same scheme again keeps the file's settings
+    assert explicit.with_solver(pseudo_time="explicit").solver.cfl == 0.3

@@ -71,8 +71,16 @@ class Scene:
 
     def with_solver(self, **changes) -> "Scene":
         """The scene with ``solver`` settings replaced (``turbulence="mixing_length"``, ...),
-        validated as in a scenario file; an invalid value is a :class:`ScenarioError`."""
-        raw = {**self.solver.model_dump(exclude_unset=True), **changes}
+        validated as in a scenario file; an invalid value is a :class:`ScenarioError`.
+
+        A change of ``pseudo_time`` also drops the file's ``cfl`` and ``local_time_step``
+        (unless they are among ``changes``): they belong to the scheme the file chose, and the
+        new scheme starts from its own defaults (Courant number 0.45 with local steps 10
+        explicit, 5 with one step everywhere implicit)."""
+        raw = self.solver.model_dump(exclude_unset=True)
+        if changes.get("pseudo_time", self.solver.pseudo_time) != self.solver.pseudo_time:
+            raw = {key: value for key, value in raw.items() if key not in ("cfl", "local_time_step")}
+        raw = {**raw, **changes}
         try:
             solver = s.SolverSpec.model_validate(raw)
         except ValidationError as error:
