@@ -170,3 +170,15 @@ def test_memory_check_counts_the_coarse_level():
     check_fits(shape, 4, device, free=free)
     with pytest.raises(GridTooLarge):
         check_fits(shape, 4, device, free=free, coarse_correction=True)
+
+
+def test_still_intakes_under_corrections_settle_only_with_small_change_rates():
+    """The settled guard of the driver (``hall.still_window_verdict``): a window of still intakes
+    under corrections whose change rates stay above 5 x tolerance turns the corrections off
+    instead of stopping the run; without corrections, or with small rates, the run has settled."""
+    tol, band = 2e-3, 0.1
+    assert hall.still_window_verdict(0.02, band, 0.03, tol, corrections=True) == "corrections off"
+    assert hall.still_window_verdict(0.02, band, 0.03, tol, corrections=False) == "settled"
+    assert hall.still_window_verdict(0.02, band, 0.009, tol, corrections=True) == "settled"
+    assert hall.still_window_verdict(0.12, band, 0.03, tol, corrections=True) is None
+    assert hall.still_window_verdict(0.12, band, 1e-4, tol, corrections=False) is None

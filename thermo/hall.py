@@ -585,15 +585,13 @@ def _solve_air(model: HallModel, progress: Callable | None = None, max_steps: in
             break
         if len(recent) > window and balanced:
             spread = float(np.max(np.ptp(np.stack(recent), axis=0))) if values.size else 0.0
-            if spread < band and level is not None and solver.active and max(
-                    record["rate_velocity"], record["rate_temperature"]) > CORRECTED_RATE_FACTOR * tol:
-                # the intakes stopped moving but the fine steps still change the fields: the
-                # cycle of corrections and fine steps has found a state of its own, not the
-                # fine grid's fixed point; the plain march takes it from here
+            verdict = still_window_verdict(spread, band, max(record["rate_velocity"], record["rate_temperature"]),
+                                           tol, corrections=level is not None and solver.active)
+            if verdict == "corrections off":
                 solver.active, corrections_off_at = False, steps
                 recent, balances = [values], []
                 continue
-            if spread < band:
+            if verdict == "settled":
                 converged = True
                 reason = (f"settled: rack intake and return temperatures within {spread:.3f} K over the last "
                           f"{window * solver.chunk} steps, energy balance {balance:+.3f} % (velocity residual "
@@ -662,6 +660,26 @@ def _solve_air(model: HallModel, progress: Callable | None = None, max_steps: in
 #: change rates of the fine steps are below this many times solver.tolerance (hall-small at
 #: 0.3 m with 20 coarse and 20 fine steps a cycle repeats one state whose rates stay at 0.03-0.07)
 CORRECTED_RATE_FACTOR = 5.0
+
+
+def still_window_verdict(spread: float, band: float, rate: float, tolerance: float, corrections: bool) -> str | None:
+    """What a window of monitor values says: ``"settled"``, ``"corrections off"`` or None.
+
+    ``spread``: the largest range (K) of any rack intake or return temperature over the window;
+    ``band``: 2 x ``solver.monitor_tolerance`` (K); ``rate``: the larger of the velocity and
+    temperature change rates of the last chunk; ``tolerance``: ``solver.tolerance``;
+    ``corrections``: coarse-grid corrections are on.  Intakes that no longer move have settled,
+    except under corrections while the fine steps still change the fields by more than
+    ``CORRECTED_RATE_FACTOR`` x ``tolerance``: then the cycle of corrections and fine steps
+    has found a state of its own, not the fine grid's fixed point (hall-small at 0.3 m with 20
+    coarse steps every 20 fine: rates stuck at 0.03 / 0.065, the hottest intake 0.014 K off),
+    and the plain march takes it from there.
+    """
+    if spread >= band:
+        return None
+    if corrections and rate > CORRECTED_RATE_FACTOR * tolerance:
+        return "corrections off"
+    return "settled"
 
 
 #: Grids below this many cells march without coarse-grid corrections, whatever the scenario: a
