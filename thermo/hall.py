@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import time as _time
 from dataclasses import dataclass, field, replace as _replace_fields
+from functools import partial
 from typing import Callable
 
 import jax
@@ -169,7 +170,9 @@ def build(scene: Scene, cell_size: float | None = None, dtype=np.float32, grid: 
 
 def source_heat(problem: Problem) -> float:
     """Total volumetric heat source (W) of ``problem``: the immersion tanks' surface losses."""
-    return float(np.sum(np.asarray(problem.sources.heat, float) * np.asarray(problem.grid.cell_volume(), float)))
+    widths = [np.diff(np.asarray(x, float)) for x in problem.grid.nodes]     # on the host: no XLA programs
+    volume = widths[0][:, None, None] * widths[1][None, :, None] * widths[2][None, None, :]
+    return float(np.sum(np.asarray(problem.sources.heat, float) * volume))
 
 
 def _largest_cell(grid: Grid) -> float:
@@ -957,7 +960,8 @@ def summarize(model: HallModel, state: State, report: RunReport, capture_cold=No
     whose server power, heat-exchanger loads and pumps enter the facility energy."""
     scene = model.scene
     coupling = coupling or model.coupling
-    problem = coupling(model.problem, state)
+    # jitted here and below: eagerly, every operation compiles a small program of its own
+    problem = jax.jit(coupling)(model.problem, state)
     fluid = problem.fluid
     rho_cp = float(fluid.density) * float(fluid.heat_capacity)
     racks, coolers = model.racks, model.coolers
@@ -965,7 +969,8 @@ def summarize(model: HallModel, state: State, report: RunReport, capture_cold=No
 
     # racks
     power = power_at_host(model.schedule, racks.power, time) if coupling is model.transient_coupling else racks.power
-    intake_mean, intake_max = (np.asarray(v, float) for v in rack_model.intake_temperatures(racks, state.temperature))
+    intake_mean, intake_max = (np.asarray(v, float)
+                               for v in jax.jit(rack_model.intake_temperatures)(racks, state.temperature))
     hybrid, details, air_power = model.hybrid, None, power
     if hybrid is not None and hybrid.active:
         _, details = hybrid_model.air_exhaust(hybrid, racks, jnp.asarray(intake_mean, fluid.density.dtype),
@@ -1008,9 +1013,10 @@ def summarize(model: HallModel, state: State, report: RunReport, capture_cold=No
                 "running": bool(running[k] > 0)})
 
     # tiles and returns
-    tflows = np.asarray(tile_flows(model.tiles, problem, state.velocity[2]), float)
+    # jitted: one program each instead of one per operation (summaries of many grids in one process)
+    tflows = np.asarray(jax.jit(tile_flows)(model.tiles, problem, state.velocity[2]), float)
     tile_rows = [{"name": t.name, "flow_m3s": float(tflows[k])} for k, t in enumerate(scene.tiles)]
-    oflow, otemp = (np.asarray(v, float) for v in opening_flows(model.openings, problem, state)) \
+    oflow, otemp = (np.asarray(v, float) for v in jax.jit(partial(opening_flows, model.openings))(problem, state)) \
         if model.openings.count else (np.zeros(0), np.zeros(0))
     return_rows = [{"name": r.name, "flow_m3s": float(oflow[k]), "mean_C": _num(otemp[k])}
                    for k, r in enumerate(scene.returns)]

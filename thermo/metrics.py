@@ -144,16 +144,11 @@ def capture_indices(model, state, tol: float = 1e-4, chunk: int = 200, max_steps
     from .solve import stable_time_step
     from .grid import AXES
 
-    problem = model.coupling(model.problem, state)
-    grid, fluid, geometry, sources = problem.grid, problem.fluid, problem.geometry, problem.sources
     dtype = state.temperature.dtype
     limiter = LIMITERS[model.numerics.limiter]
-    kappa = fluid.diffusivity + state.eddy_viscosity / fluid.turbulent_prandtl
-    live = geometry.fluid > 0
-    flux = face_volume_flux(state.velocity, grid, geometry.open)
-    reverse = tuple(-q for q in flux)
-    mass = sources.mass
     racks, coolers = model.racks, model.coolers
+    grid = model.problem.grid
+    length = max(float(x[-1] - x[0]) for x in grid.nodes)
 
     def cells_mask(indices):
         m = jnp.zeros(grid.cells, dtype)
@@ -161,10 +156,7 @@ def capture_indices(model, state, tol: float = 1e-4, chunk: int = 200, max_steps
             m = m.at[jnp.asarray(indices)].set(1.0)
         return m.reshape(grid.shape)
 
-    cooler_supply = cells_mask(coolers.supply_cells)
-    cooler_return = cells_mask(coolers.return_cells)
-
-    def boundaries(kind):
+    def boundaries(problem, kind):
         out = []
         for a in AXES:
             pair = []
@@ -176,25 +168,29 @@ def capture_indices(model, state, tol: float = 1e-4, chunk: int = 200, max_steps
             out.append(tuple(pair))
         return tuple(out)
 
-    bc_cold, bc_hot = boundaries("cold"), boundaries("hot")
-
-    def rate_cold(c):
-        return transport_tendency(c, flux, kappa, grid, geometry.open, bc_cold, limiter, mass, cooler_supply, 0.0)
-
-    def rate_hot(p):
-        return transport_tendency(p, reverse, kappa, grid, geometry.open, bc_hot, limiter, -mass, cooler_return, 0.0)
-
-    dt = stable_time_step(problem, model.numerics, state.velocity, state.eddy_viscosity)
-    speed = jnp.maximum(jnp.max(jnp.stack([jnp.max(jnp.abs(u)) for u in state.velocity])), 1e-6)
-    length = max(float(x[-1] - x[0]) for x in grid.nodes)
-    flow_time = length / speed
-
+    # the frozen flow's coefficients are set up inside the compiled chunk (a few operations per
+    # 200 steps): set up outside it, each operation compiled a small program of its own
     @jax.jit
-    def march(fields):
+    def march(fields, problem, state):
+        problem = model.coupling(problem, state)
+        geometry, sources, fluid = problem.geometry, problem.sources, problem.fluid
+        kappa = fluid.diffusivity + state.eddy_viscosity / fluid.turbulent_prandtl
+        live = geometry.fluid > 0
+        flux = face_volume_flux(state.velocity, grid, geometry.open)
+        reverse = tuple(-q for q in flux)
+        mass = sources.mass
+        cooler_supply, cooler_return = cells_mask(coolers.supply_cells), cells_mask(coolers.return_cells)
+        bc_cold, bc_hot = boundaries(problem, "cold"), boundaries(problem, "hot")
+        dt = stable_time_step(problem, model.numerics, state.velocity, state.eddy_viscosity)
+        speed = jnp.maximum(jnp.max(jnp.stack([jnp.max(jnp.abs(u)) for u in state.velocity])), 1e-6)
+        flow_time = length / speed
+
         def body(_, carry):
             c, p, _ = carry
-            c_new = jnp.where(live, c + dt * rate_cold(c), 0.0)
-            p_new = jnp.where(live, p + dt * rate_hot(p), 0.0)
+            c_new = jnp.where(live, c + dt * transport_tendency(c, flux, kappa, grid, geometry.open, bc_cold, limiter,
+                                                                mass, cooler_supply, 0.0), 0.0)
+            p_new = jnp.where(live, p + dt * transport_tendency(p, reverse, kappa, grid, geometry.open, bc_hot,
+                                                                limiter, -mass, cooler_return, 0.0), 0.0)
             change = jnp.maximum(jnp.max(jnp.abs(c_new - c)), jnp.max(jnp.abs(p_new - p)))
             return c_new, p_new, change
         c, p, change = lax.fori_loop(0, chunk, body, (fields[0], fields[1], jnp.asarray(0.0, dtype)))
@@ -203,20 +199,20 @@ def capture_indices(model, state, tol: float = 1e-4, chunk: int = 200, max_steps
     fields = jnp.zeros((2, *grid.shape), dtype)
     steps = 0
     while steps < max_steps:
-        fields, rate = march(fields)
+        fields, rate = march(fields, model.problem, state)
         steps += chunk
         if float(rate) < tol:
             break
-    c_flat = fields[0].reshape(-1)
-    p_flat = fields[1].reshape(-1)
+    # per-rack area means on the host
+    scalars = np.asarray(fields, float).reshape(2, -1)
     n = racks.count
-    w_in = jnp.asarray(racks.intake_weight, dtype)
-    cold = jax.ops.segment_sum(w_in * c_flat[racks.intake_cells], racks.intake_rack, num_segments=n) / \
-        jax.ops.segment_sum(w_in, racks.intake_rack, num_segments=n)
-    ones = jnp.ones(len(racks.exhaust_cells), dtype)
-    hot = jax.ops.segment_sum(p_flat[racks.exhaust_cells], racks.exhaust_rack, num_segments=n) / \
-        jax.ops.segment_sum(ones, racks.exhaust_rack, num_segments=n)
-    return np.asarray(cold), np.asarray(hot), fields, steps
+    w_in = np.asarray(racks.intake_weight, float)
+    intake_rack, exhaust_rack = np.asarray(racks.intake_rack), np.asarray(racks.exhaust_rack)
+    cold = (np.bincount(intake_rack, w_in * scalars[0][np.asarray(racks.intake_cells)], minlength=n)
+            / np.bincount(intake_rack, w_in, minlength=n))
+    hot = (np.bincount(exhaust_rack, scalars[1][np.asarray(racks.exhaust_cells)], minlength=n)
+           / np.bincount(exhaust_rack, minlength=n))
+    return cold.astype(dtype), hot.astype(dtype), fields, steps
 
 
 # --------------------------------------------------------------------------------
@@ -225,7 +221,7 @@ def capture_indices(model, state, tol: float = 1e-4, chunk: int = 200, max_steps
 
 def boundary_heat_inflow(problem, state):
     """Heat entering through the six boundaries (W) as a float (see :func:`boundary_heat_inflow_jax`)."""
-    return float(boundary_heat_inflow_jax(problem, state))
+    return float(_boundary_heat_inflow_compiled(problem, state))
 
 
 def boundary_heat_inflow_jax(problem, state):
@@ -258,3 +254,7 @@ def boundary_heat_inflow_jax(problem, state):
             given = face_area * plane.wall * (1.0 - plane.fixed_temperature) * plane.heat_flux / rho_cp
             total = total + jnp.sum(inward_q * carried + conduction + given)
     return total * rho_cp
+
+
+# one program per grid shape instead of one small program per operation and face shape
+_boundary_heat_inflow_compiled = jax.jit(boundary_heat_inflow_jax)
