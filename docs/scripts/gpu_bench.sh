@@ -2,7 +2,7 @@
 # Issue 6's GPU figures in one call on a lent GPU machine (docs/performance.md, "On a GPU").
 #
 # The machine has JAX with CUDA but no package registry: pydantic (and its own needs) travel as
-# wheels in .whl/ (docs/scripts/gpu_wheels.sh fetches them); pyvista, meshio and matplotlib are not
+# wheels in .whl/ (docs/scripts/gpu_wheels.sh fetches them; the call carries .whl); pyvista, meshio and matplotlib are not
 # needed by `thermo bench`.  Each stage runs in its own process under its own time limit, so a
 # stage that fails or runs long costs only itself; every record and the whole log go to $OUT.
 #
