@@ -86,6 +86,7 @@ class HallModel:
     tanks: immersion.RoomTanks | None = None
     layout: object = None
     coarse_level: object = None   # thermo.fas.CoarseLevel: coarse-grid corrections of the steady march
+    _return_flows: Callable | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def cells(self) -> int:
@@ -103,6 +104,14 @@ class HallModel:
         solver = self.scene.solver
         return estimate_bytes(self.cells, np.dtype(self.problem.geometry.fluid.dtype).itemsize,
                               implicit=solver.pseudo_time == "implicit", coarse_correction=solver.coarse_correction)
+
+    def return_flows(self, problem: Problem, state: State):
+        """(outward volume flow (m^3/s), leaving temperature (degC)) per return opening
+        (:func:`thermo.equipment.openings.opening_flows`), compiled once per model: a summary
+        is made at every report of a transient."""
+        if self._return_flows is None:
+            self._return_flows = jax.jit(partial(opening_flows, self.openings))
+        return self._return_flows(problem, state)
 
 
 @dataclass
@@ -1016,7 +1025,7 @@ def summarize(model: HallModel, state: State, report: RunReport, capture_cold=No
     # jitted: one program each instead of one per operation (summaries of many grids in one process)
     tflows = np.asarray(jax.jit(tile_flows)(model.tiles, problem, state.velocity[2]), float)
     tile_rows = [{"name": t.name, "flow_m3s": float(tflows[k])} for k, t in enumerate(scene.tiles)]
-    oflow, otemp = (np.asarray(v, float) for v in jax.jit(partial(opening_flows, model.openings))(problem, state)) \
+    oflow, otemp = (np.asarray(v, float) for v in model.return_flows(problem, state)) \
         if model.openings.count else (np.zeros(0), np.zeros(0))
     return_rows = [{"name": r.name, "flow_m3s": float(oflow[k]), "mean_C": _num(otemp[k])}
                    for k, r in enumerate(scene.returns)]
