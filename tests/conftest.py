@@ -12,3 +12,18 @@ import pytest
 def x64():
     with jax.enable_x64(True):
         yield
+
+
+# The suite runs on two pytest-xdist workers, one test file at a time each (`--dist loadfile`),
+# and a file is handed to whichever worker is free.  In the alphabetical order a heavy file that
+# comes last (test_validation_quick, ~150 s) can run alone while the other worker idles; the
+# heaviest files go first (longest-first scheduling), the rest keep their order.  Costs in s under
+# two workers, 2026-11-28: hall ~160, validation_quick ~150, adjoint ~140, cli ~110, parallel ~85,
+# local_time_step ~60, boundaries ~50, fields ~45, fas ~45, liquid ~45.
+HEAVIEST_FIRST = ("test_hall.py", "test_validation_quick.py", "test_adjoint.py", "test_cli.py", "test_parallel.py",
+                  "test_local_time_step.py", "test_boundaries.py", "test_fields.py", "test_fas.py", "test_liquid.py")
+
+
+def pytest_collection_modifyitems(session, config, items):
+    rank = {name: k for k, name in enumerate(HEAVIEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))   # stable: a file's tests keep their order
