@@ -7,6 +7,7 @@ float64 here; the problem is cast to the run precision at the end.
 
 from __future__ import annotations
 
+import jax
 import numpy as np
 
 from ..boundary import Boundaries, BoundaryPlane, wall_plane
@@ -36,7 +37,7 @@ class FieldArrays:
         self.resistance_quadratic = [np.zeros(grid.face_shape(a)) for a in AXES]
         self.planes = [[{k: np.array(v) for k, v in wall_plane(shape, a).__dict__.items()} for _ in (0, 1)]
                        for a in AXES]
-        self.volume = np.asarray(grid.cell_volume())
+        self.volume = np.asarray(jax.jit(Grid.cell_volume)(grid))   # one program, not one per operation
         self.n_tracers = 0
 
     def to_problem(self, fluid: Fluid, dtype) -> Problem:
