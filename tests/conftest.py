@@ -4,8 +4,14 @@
 manager, so the setting never leaks into other tests.
 """
 
+import os
+
 import jax
 import pytest
+
+# The command line keeps compiled programs in ~/.cache/thermo/xla between runs; the suite calls
+# it in-process and in subprocesses, and must neither write there nor depend on what is there.
+os.environ["THERMO_COMPILE_CACHE"] = "off"
 
 
 @pytest.fixture
