@@ -7,12 +7,14 @@ checks of every example are marked slow.
 
 from pathlib import Path
 
+import jax
 import numpy as np
 import pytest
 import yaml
 
 import thermo.hall
 import thermo.scene
+from thermo.solve import Solver
 
 ROOT = Path(__file__).resolve().parents[1]
 RHO_CP = 1.19 * 1006.0
@@ -193,3 +195,29 @@ def test_inrow_and_upflow_units_run_and_balance_their_flow():
     supplied = sum(t["flow_m3s"] for t in s["tiles"])
     assert sum(r["flow_m3s"] for r in s["returns"]) == pytest.approx(supplied, rel=5e-3)
     assert len(s["racks"]) == 11
+
+
+def test_rack_powers_and_supply_setpoints_are_inputs_of_the_compiled_step_not_constants():
+    # A load or setpoint study reruns the same hall with other rack powers or cooler set
+    # temperatures; with those values as arrays of the problem (not constants of the coupling's
+    # closure) the step program is the same, and the compilation cache serves the rerun.
+    raw = yaml.safe_load((ROOT / "geometries" / "hall-raised-floor.yaml").read_text())
+    for row in raw["rows"]:
+        row["airflow"] = {"flow": 0.6}       # fixed fans: the flows, and so the time step, stay
+    other = yaml.safe_load(yaml.safe_dump(raw))
+    for row in other["rows"]:
+        row["power"] = [f"{1.25 * float(p.split()[0]):g} kW" for p in row["power"]]
+    for cooler in other["coolers"]:
+        cooler["supply_temperature"] = "20 degC"
+    models = [thermo.hall.build(thermo.scene.from_dict(r), cell_size=0.6) for r in (raw, other)]
+    state = Solver(models[0].problem, models[0].numerics).initial_state()
+    texts = [jax.jit(m.coupling).lower(m.problem, state).as_text() for m in models]
+    assert texts[0] == texts[1]
+    # ... and the values reach the answer: exhausts at 1.25 x the power, supplies at 20 degC
+    coupled = [np.asarray(jax.jit(m.coupling)(m.problem, state).sources.mass_temperature).reshape(-1)
+               for m in models]
+    exhaust, supply = models[0].racks.exhaust_cells, models[0].coolers.supply_cells
+    intake = float(np.asarray(state.temperature).reshape(-1)[0])      # still air: one temperature
+    np.testing.assert_allclose(coupled[1][exhaust] - intake, 1.25 * (coupled[0][exhaust] - intake), rtol=1e-4)
+    np.testing.assert_allclose(coupled[0][supply], 18.0, rtol=1e-6)
+    np.testing.assert_allclose(coupled[1][supply], 20.0, rtol=1e-6)

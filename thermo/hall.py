@@ -165,6 +165,7 @@ def build(scene: Scene, cell_size: float | None = None, dtype=np.float32, grid: 
     openings = build_openings(scene, fields)
     build_containment(scene, fields)
     problem = fields.to_problem(fluid_of(scene), dtype)
+    problem = problem.replace(equipment=_swept_values(racks, coolers, dtype))
     numerics = Numerics(turbulence=scene.solver.turbulence, cfl=scene.solver.cfl, limiter=scene.solver.limiter,
                         local_time_step=scene.solver.local_time_step if scene.solver.pseudo_time == "explicit" else 1.0,
                         pseudo_time=scene.solver.pseudo_time,
@@ -175,6 +176,19 @@ def build(scene: Scene, cell_size: float | None = None, dtype=np.float32, grid: 
     return HallModel(scene=scene, grid=grid, problem=problem, numerics=numerics, coupling=steady,
                      transient_coupling=transient, racks=racks, coolers=coolers, tiles=tiles, openings=openings,
                      schedule=schedule, floor_leakage_fraction=eps, hybrid=hybrid, tanks=tanks)
+
+
+def _swept_values(racks, coolers, dtype) -> dict | None:
+    """Rack powers (W) and cooler set supply temperatures (degC) as arrays of the problem
+    (``Problem.equipment``, read by the coupling) instead of constants of its closure: the
+    values a load or setpoint study changes then leave the compiled step unchanged, so a
+    rerun with other values loads it from the compilation cache (docs/performance.md)."""
+    values = {}
+    if racks.count:
+        values["rack_power"] = jax.device_put(np.asarray(racks.power, dtype))
+    if coolers.count:
+        values["cooler_setpoint"] = jax.device_put(np.asarray(coolers.setpoint, dtype))
+    return values or None
 
 
 def source_heat(problem: Problem) -> float:
