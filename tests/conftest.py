@@ -5,6 +5,8 @@ manager, so the setting never leaks into other tests.
 """
 
 import os
+import shutil
+import tempfile
 
 import jax
 import pytest
@@ -12,6 +14,22 @@ import pytest
 # The command line keeps compiled programs in ~/.cache/thermo/xla between runs; the suite calls
 # it in-process and in subprocesses, and must neither write there nor depend on what is there.
 os.environ["THERMO_COMPILE_CACHE"] = "off"
+
+# The suite has a compilation cache of its own, empty at the start of every session and shared
+# by the xdist workers (they inherit the controller's environment) and the subprocesses: many
+# tests build a hall of their own whose step is the program another test compiled already (a new
+# model is a new coupling closure, so JAX's in-memory cache misses it, but the program is the
+# same); they load it instead of compiling it.
+if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = tempfile.mkdtemp(prefix="thermo-tests-xla-")
+    os.environ["THERMO_TESTS_OWN_CACHE"] = os.environ["JAX_COMPILATION_CACHE_DIR"]
+jax.config.update("jax_compilation_cache_dir", os.environ["JAX_COMPILATION_CACHE_DIR"])
+
+
+def pytest_unconfigure(config):
+    own = os.environ.get("THERMO_TESTS_OWN_CACHE")
+    if own and not hasattr(config, "workerinput"):      # the controller (or a run without workers)
+        shutil.rmtree(own, ignore_errors=True)
 
 
 @pytest.fixture
