@@ -36,7 +36,7 @@ class UserError(Exception):
 # ---------------------------------------------------------------------------------
 
 #: Largest size of the compilation cache (bytes); JAX drops the least recently used entries
-#: beyond it.  A compiled hall chunk takes 0.2-5 MB (hall-small at 0.3-0.1 m).
+#: beyond it.  A compiled hall chunk takes 0.2-1.3 MB (hall-small at 0.3-0.1 m, measured).
 COMPILE_CACHE_MAX_BYTES = 2 * 1024**3
 COMPILE_CACHE_OFF = ("off", "0", "no", "false", "none")
 
