@@ -44,6 +44,9 @@ class Scene:
       optimize: :class:`~thermo.scene.schema.Optimize` or None (``thermo optimize``).
       source: the file it came from (or None).
       tanks: immersion tanks (:class:`~thermo.scene.schema.Tank`), positions with z.
+      sensors: the sensors CSV file named by the scenario's ``sensors:`` key (a path
+        relative to the scenario file, resolved by :func:`load`) or None; read by
+        :func:`thermo.io.sensors.read_sensors`.
     """
 
     name: str
@@ -68,6 +71,7 @@ class Scene:
     facility: s.Facility | None = None
     tanks: tuple = ()
     optimize: s.Optimize | None = None
+    sensors: str | None = None
 
     def with_solver(self, **changes) -> "Scene":
         """The scene with ``solver`` settings replaced (``turbulence="mixing_length"``, ...),
@@ -84,8 +88,8 @@ class Scene:
         try:
             solver = s.SolverSpec.model_validate(raw)
         except ValidationError as error:
-            first = error.errors()[0]
-            raise ScenarioError("solver", _field_name(tuple(first["loc"])), first["msg"]) from None
+            first = _most_telling(error.errors())
+            raise ScenarioError("solver", _field_name(tuple(first["loc"])), _message(first, s.SolverSpec)) from None
         return replace(self, solver=solver)
 
     def counts(self) -> dict:
@@ -110,13 +114,25 @@ class Scene:
         return float(sum(r.power for r in self.racks))
 
     def rack_flow(self, rack: s.Rack) -> float:
-        """Air flow (m^3/s) of ``rack`` from its airflow rule at its rated power."""
+        """Air flow (m^3/s) of ``rack`` from its airflow rule at its rated power; for a fan
+        curve its free delivery (the flow at zero pressure rise, at its speed), the largest
+        flow it has against a room that does not push air through it."""
         a = rack.airflow
         if a.flow is not None:
             return a.flow
         if a.flow_per_kw is not None:
             return a.flow_per_kw * rack.power
+        if a.fan_curve is not None:
+            return free_delivery(a.fan_curve, 1.0 if a.speed is None else a.speed)
         return rack.power / (self.air.density * self.air.heat_capacity * a.design_rise)
+
+
+def free_delivery(curve, speed: float = 1.0) -> float:
+    """Flow (m^3/s) of the fan ``curve`` ([[flow m^3/s, pressure Pa], ...]) at zero pressure
+    rise and ``speed`` (affinity laws: flow x speed); past its last point the curve goes
+    on along its last segment, as :mod:`thermo.equipment.fans` extrapolates it."""
+    (q0, p0), (q1, p1) = curve[-2], curve[-1]
+    return speed * (q1 + p1 * (q1 - q0) / (p0 - p1))
 
 
 # ------------------------------------------------------------------------------------
@@ -143,23 +159,65 @@ def _object_label(raw: dict, loc: tuple) -> tuple[str, tuple]:
     return "scenario", loc
 
 
+# The names pydantic gives the parts of a compound type in an error location ("float",
+# "list[...]", "function-after[functools.partial(<function ...> at 0x7f...>)]", the class names
+# of a union's members): they are no scenario field and must never reach a message.
+_PRIMITIVE_TAGS = {"float", "int", "str", "bool", "none", "list", "tuple", "dict", "set", "literal"}
+
+
+def _schema_class_names() -> set:
+    names, todo = set(), [s.Strict]
+    while todo:
+        cls = todo.pop()
+        names.add(cls.__name__)
+        todo.extend(cls.__subclasses__())
+    return names
+
+
+_SCHEMA_CLASSES = _schema_class_names()
+
+
+def _is_internal(part) -> bool:
+    """Whether a location part is pydantic's name for a piece of a type, not a field."""
+    text = str(part)
+    return (any(c in text for c in "[](),<> ") or text in _PRIMITIVE_TAGS or text in _SCHEMA_CLASSES
+            or text.startswith(("function-", "lax-", "json-", "constrained-", "tagged-", "literal")))
+
+
 def _field_name(loc: tuple) -> str:
+    """``liquid.capture.values[0][1]`` from a pydantic location, without its type parts."""
     parts = []
     for p in loc:
         if isinstance(p, int):
             parts[-1:] = [f"{parts[-1]}[{p}]"] if parts else [f"[{p}]"]
-        elif p in ("function-after", "function-before", "list[...]", "tuple[...]"):
-            continue
-        else:
+        elif not _is_internal(p):
             parts.append(str(p))
     return ".".join(parts)
 
 
+def _shown(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+_PYDANTIC_WORDS = {
+    "float_type": "expected a number", "float_parsing": "expected a number",
+    "finite_number": "not a finite number", "int_type": "expected a whole number",
+    "int_parsing": "expected a whole number", "int_from_float": "expected a whole number",
+    "bool_type": "expected true or false", "bool_parsing": "expected true or false",
+    "string_type": "expected text", "list_type": "expected a list", "tuple_type": "expected a list",
+    "dict_type": "expected a mapping of fields", "model_type": "expected a mapping of fields",
+    "model_attributes_type": "expected a mapping of fields", "none_required": "must be left out",
+    "string_too_short": "must not be empty", "frozen_instance": "cannot be changed",
+}
+
+
 def _message(error: dict, model) -> str:
+    """What is wrong, in the project's words (``must be >= 0 (got '-8 kW')``), never pydantic's."""
     kind = error["type"]
     ctx = error.get("ctx", {})
     value = error.get("input")
-    got = f" (got {value!r})" if isinstance(value, (int, float, str)) and not isinstance(value, bool) else ""
+    got = f" (got {_shown(value)})" if value is not None and not isinstance(value, (dict, list, tuple)) else ""
     if kind == "extra_forbidden":
         allowed = ", ".join(model.model_fields) if model is not None else ""
         return f"unknown key; allowed keys: {allowed}" if allowed else "unknown key"
@@ -172,11 +230,42 @@ def _message(error: dict, model) -> str:
     if kind == "literal_error":
         return f"must be one of {ctx.get('expected')}{got}"
     if kind in ("too_short", "too_long"):
-        return f"wrong number of values: expected {ctx.get('min_length', ctx.get('max_length'))}{got}"
+        expected = ctx.get("min_length") if kind == "too_short" else ctx.get("max_length")
+        return f"wrong number of values: expected {expected}, got {ctx.get('actual_length', '?')}"
     if kind == "value_error":
         msg = str(ctx.get("error", error["msg"]))
         return msg + ("" if "(got" in msg or "got " in msg else got)
+    if kind in _PYDANTIC_WORDS:
+        return _PYDANTIC_WORDS[kind] + (got or (f" (got {_shown(value)})" if value is not None else ""))
     return error["msg"] + got
+
+
+# error types that only say the input had another shape than one member of a union (a row's
+# power is a number or a list; a capture ratio a fraction or a table): the member that fits
+# the input says more
+_MISMATCH = {"float_type", "float_parsing", "int_type", "int_parsing", "list_type", "tuple_type", "dict_type",
+             "model_type", "model_attributes_type", "string_type", "bool_type", "bool_parsing", "none_required",
+             "is_instance_of", "literal_error"}
+
+
+def _most_telling(errors: list) -> dict:
+    """The error to report: the first one, unless it is a shape mismatch of one member of a
+    union and another error of the same field says what is wrong inside the fitting member."""
+    first = errors[0]
+
+    def mismatch(e):
+        if e["type"] in _MISMATCH:
+            return True
+        text = str(e.get("ctx", {}).get("error", ""))
+        return e["type"] == "value_error" and text.startswith("expected a number or a string like")
+
+    if not mismatch(first):
+        return first
+    head = _field_name(tuple(first["loc"])).split("[")[0]
+    for e in errors[1:]:
+        if _field_name(tuple(e["loc"])).startswith(head) and not mismatch(e):
+            return e
+    return first
 
 
 def _model_at(loc: tuple):
@@ -200,8 +289,9 @@ def _model_at(loc: tuple):
 
 
 def _translate(error: ValidationError, raw: dict) -> ScenarioError:
-    first = error.errors()[0]
-    loc = tuple(first["loc"])
+    """The :class:`ScenarioError` of pydantic's first error: object, field, what is wrong."""
+    first = _most_telling(error.errors())
+    loc = tuple(p for p in first["loc"] if isinstance(p, int) or not _is_internal(p))
     label, rest = _object_label(raw, loc)
     return ScenarioError(label, _field_name(rest), _message(first, _model_at(loc)))
 
@@ -221,7 +311,10 @@ def load(path) -> Scene:
     except OSError as exc:
         raise ScenarioError("scenario", "", f"cannot read {path}: {exc.strerror or exc}") from None
     scene = loads(text)
-    return Scene(**{**scene.__dict__, "source": str(path)})
+    sensors = scene.sensors
+    if sensors is not None and not Path(sensors).expanduser().is_absolute():
+        sensors = str(path.parent / Path(sensors).expanduser())
+    return Scene(**{**scene.__dict__, "source": str(path), "sensors": sensors})
 
 
 def loads(text: str) -> Scene:
@@ -255,7 +348,7 @@ def from_dict(raw) -> Scene:
         cdus=tuple(spec.cdus), facility=spec.facility,
         tanks=tuple(t.model_copy(update={"position": _with_z(f"tank {t.name}", "position", t.position)})
                     for t in spec.tanks),
-        optimize=spec.optimize)
+        optimize=spec.optimize, sensors=spec.sensors)
     check(scene)
     check_liquid(scene)
     return scene

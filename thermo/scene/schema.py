@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from .units import parse_quantity
 
@@ -27,7 +27,43 @@ def _quantity(kind):
     return BeforeValidator(convert)
 
 
-Length = Annotated[float, _quantity("length")]
+def _within(low: float, high: float, unit: str, what: str):
+    """A check that a value lies in [low, high] (``unit``): the range in which ``what`` is
+    physically meaningful.  Outside it a scenario describes no data hall, and the solver
+    would either diverge or produce numbers that look like results."""
+    def check(value):
+        if not low <= value <= high:
+            raise ValueError(f"outside {low:g}..{high:g} {unit}, the plausible range of {what}")
+        return value
+    return AfterValidator(check)
+
+
+# Plausible ranges of the quantities a scenario gives (SI; temperatures degC).  Ends are wide on
+# purpose: they refuse the meaningless (chilled water at -300 degC, gravity 1e308), not the unusual.
+#: Air in a data hall (supply, setpoints, rating points): below 0 degC coils and humidifiers
+#: freeze; 60 degC is well above the widest ASHRAE allowable range (A4, 45 degC).
+AIR_TEMPERATURE_C = (0.0, 60.0)
+#: Water (facility loops, rear doors, CDUs, capture tables): liquid at atmospheric pressure.
+WATER_TEMPERATURE_C = (0.0, 100.0)
+#: Outdoor air (facility ambient, wet bulb): beyond the recorded extremes of inhabited places.
+AMBIENT_TEMPERATURE_C = (-60.0, 60.0)
+#: A dielectric immersion liquid; the tank's own liquid narrows it to the range its
+#: property fits are valid in (thermo.liquids, checked with the tank).
+LIQUID_TEMPERATURE_C = (-40.0, 150.0)
+#: Largest length in a scenario (m): 10 km; a hall of 1e300 m is not a hall.
+MAX_LENGTH_M = 1e4
+#: Largest air temperature rise through a rack (K): exhaust far above 100 degC is no IT equipment.
+MAX_RISE_K = 100.0
+
+
+def _bounded_length(value):
+    if abs(value) > MAX_LENGTH_M:
+        raise ValueError(f"larger than {MAX_LENGTH_M:g} m, far beyond any data hall")
+    return value
+
+
+Number = Annotated[float, _quantity("dimensionless")]
+Length = Annotated[float, _quantity("length"), AfterValidator(_bounded_length)]
 Area = Annotated[float, _quantity("area")]
 Power = Annotated[float, _quantity("power")]
 Flow = Annotated[float, _quantity("flow")]
@@ -35,6 +71,10 @@ FlowPerPower = Annotated[float, _quantity("flow_per_power")]
 Pressure = Annotated[float, _quantity("pressure")]
 Time = Annotated[float, _quantity("time")]
 Temperature = Annotated[float, _quantity("temperature")]
+AirTemperature = Annotated[Temperature, _within(*AIR_TEMPERATURE_C, "degC", "air in a data hall")]
+WaterTemperature = Annotated[Temperature, _within(*WATER_TEMPERATURE_C, "degC", "liquid water")]
+AmbientTemperature = Annotated[Temperature, _within(*AMBIENT_TEMPERATURE_C, "degC", "outdoor air")]
+LiquidTemperature = Annotated[Temperature, _within(*LIQUID_TEMPERATURE_C, "degC", "a dielectric liquid")]
 TemperatureDifference = Annotated[float, _quantity("temperature_difference")]
 Fraction = Annotated[float, _quantity("fraction"), Field(ge=0.0, le=1.0)]
 Facing = Literal["+x", "-x", "+y", "-y"]
@@ -44,20 +84,24 @@ PositiveLength = Annotated[Length, Field(gt=0.0)]
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # allow_inf_nan: a float field never takes .inf or .nan, whichever way it is written
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Air(Strict):
     """Air properties (Boussinesq); defaults are dry air near 18 degC."""
 
-    density: Annotated[float, Field(gt=0)] = 1.19
-    heat_capacity: Annotated[float, Field(gt=0)] = 1006.0
-    viscosity: Annotated[float, Field(gt=0)] = 1.5e-5
-    prandtl: Annotated[float, Field(gt=0)] = 0.71
-    turbulent_prandtl: Annotated[float, Field(gt=0)] = 0.85
-    expansion: Annotated[float, Field(ge=0)] = 3.4e-3
-    reference_temperature: Temperature = 18.0
-    gravity: Annotated[float, Field(ge=0)] = 9.81
+    # ranges: air from high altitude to a pressurised room, 0..60 degC; kinematic viscosity
+    # (m^2/s) up to 1 (artificially viscous air keeps test flows laminar, design-tiny 1e-2) and expansion (1/K, an ideal gas: 1/T) of any gas near room conditions; gravity
+    # (m/s^2) 0 (no buoyancy) up to five times the Earth's
+    density: Annotated[Number, Field(gt=0), _within(0.1, 10.0, "kg/m^3", "air density")] = 1.19
+    heat_capacity: Annotated[Number, Field(gt=0), _within(500.0, 5000.0, "J/(kg K)", "a gas's heat capacity")] = 1006.0
+    viscosity: Annotated[Number, Field(gt=0), _within(1e-6, 1.0, "m^2/s", "a kinematic viscosity")] = 1.5e-5
+    prandtl: Annotated[Number, Field(gt=0), _within(0.1, 10.0, "", "a gas's Prandtl number")] = 0.71
+    turbulent_prandtl: Annotated[Number, Field(gt=0), _within(0.3, 3.0, "", "a turbulent Prandtl number")] = 0.85
+    expansion: Annotated[Number, Field(ge=0), _within(0.0, 0.02, "1/K", "a gas's thermal expansion")] = 3.4e-3
+    reference_temperature: AirTemperature = 18.0
+    gravity: Annotated[Number, Field(ge=0), _within(0.0, 50.0, "m/s^2", "gravity")] = 9.81
 
 
 class Room(Strict):
@@ -91,7 +135,7 @@ class GridSpec(Strict):
     grow by at most ``growth``; object faces closer than ``min_cell`` share a grid line."""
 
     max_cell: PositiveLength = 0.2
-    growth: Annotated[float, Field(ge=1.0, le=3.0)] = 1.25
+    growth: Annotated[Number, Field(ge=1.0, le=3.0)] = 1.25
     min_cell: PositiveLength | None = None
 
 
@@ -105,12 +149,12 @@ class SolverSpec(Strict):
 
     turbulence: Literal["zero_equation", "mixing_length", "laminar"] = "zero_equation"
     max_steps: Annotated[int, Field(gt=0)] = 20000
-    tolerance: Annotated[float, Field(gt=0)] = 2e-3
+    tolerance: Annotated[Number, Field(gt=0)] = 2e-3
     monitor_tolerance: Annotated[TemperatureDifference, Field(gt=0)] = 0.05
     pseudo_time: Literal["explicit", "implicit"] = "explicit"
-    cfl: Annotated[float, Field(gt=0, le=100)] = 0.45
+    cfl: Annotated[Number, Field(gt=0, le=100)] = 0.45
     limiter: Literal["koren", "smooth", "van_leer", "minmod", "upwind"] = "koren"
-    local_time_step: Annotated[float, Field(ge=1, le=100)] = 10.0
+    local_time_step: Annotated[Number, Field(ge=1, le=100)] = 10.0
     average_window: Annotated[int, Field(ge=0)] = 2000
     average_tolerance: Annotated[TemperatureDifference, Field(gt=0)] = 0.25
     coarse_correction: bool = False
@@ -142,17 +186,53 @@ class SolverSpec(Strict):
 
 class Airflow(Strict):
     """Rack air flow: exactly one of a fixed flow (m^3/s), a flow per kW of power
-    (m^3/s per W internally) or a design temperature rise (K)."""
+    (m^3/s per W internally), a design temperature rise (K) or a fan curve.
+
+    ``fan_curve``: points ``[flow, static_pressure]`` (m^3/s, Pa) of the servers' fans,
+    flow increasing and pressure (the rise from the rack's front to its back they
+    deliver at that flow) strictly decreasing and >= 0; the rack's flow is then where
+    the curve meets the pressure difference of the solution (thermo.equipment.fans).
+    ``speed``: the fans' speed as a fraction of the curve's (affinity laws: flows scale
+    by ``speed``, pressures by ``speed``^2), only with ``fan_curve``."""
 
     flow: Annotated[Flow, Field(gt=0)] | None = None
     flow_per_kw: Annotated[FlowPerPower, Field(gt=0)] | None = None
-    design_rise: Annotated[TemperatureDifference, Field(gt=0)] | None = None
+    design_rise: Annotated[TemperatureDifference, Field(gt=0, le=MAX_RISE_K)] | None = None
+    fan_curve: list[tuple[Flow, Pressure]] | None = None
+    speed: Annotated[Number, Field(gt=0, le=2)] | None = None
+
+    @field_validator("fan_curve")
+    @classmethod
+    def _curve_is_a_fan_curve(cls, points):
+        if points is None:
+            return points
+        if len(points) < 2:
+            raise ValueError(f"needs at least 2 points [flow, static_pressure] (got {len(points)})")
+        for k, (q, p) in enumerate(points):
+            if q < 0:
+                raise ValueError(f"point {k + 1}: flow must be >= 0 (got {q:g} m3/s)")
+            if p < 0:
+                raise ValueError(f"point {k + 1}: static pressure must be >= 0 (got {p:g} Pa)")
+            if k and not q > points[k - 1][0]:
+                raise ValueError(f"point {k + 1}: flow must increase from point to point "
+                                 f"(got {q:g} m3/s after {points[k - 1][0]:g} m3/s)")
+            if k and not p < points[k - 1][1]:
+                raise ValueError(f"point {k + 1}: static pressure must decrease strictly as the flow rises "
+                                 f"(got {p:g} Pa after {points[k - 1][1]:g} Pa)")
+        return [(float(q), float(p)) for q, p in points]
+
+    @field_validator("speed")
+    @classmethod
+    def _speed_of_a_curve(cls, value, info):
+        if value is not None and info.data.get("fan_curve") is None:
+            raise ValueError(f"scales a fan curve by the affinity laws; give it with fan_curve (got {value:g})")
+        return value
 
     @model_validator(mode="after")
     def _exactly_one(self):
-        given = [k for k in ("flow", "flow_per_kw", "design_rise") if getattr(self, k) is not None]
+        given = [k for k in ("flow", "flow_per_kw", "design_rise", "fan_curve") if getattr(self, k) is not None]
         if len(given) != 1:
-            raise ValueError("give exactly one of flow, flow_per_kw, design_rise"
+            raise ValueError("give exactly one of flow, flow_per_kw, design_rise, fan_curve"
                              + (f" (got {', '.join(given)})" if given else ""))
         return self
 
@@ -167,7 +247,8 @@ class Rack(Strict):
     facing: Facing
     power: Annotated[Power, Field(ge=0)]
     airflow: Airflow
-    blanking_leakage: Fraction = 0.0
+    # 1 would send all the exhaust back to the intake: the rack would never reject its heat
+    blanking_leakage: Annotated[Fraction, Field(lt=1.0)] = 0.0
     rear_door: "RearDoor | None" = None
     liquid: "LiquidCooling | None" = None
 
@@ -185,7 +266,7 @@ class Row(Strict):
     facing: Facing
     power: Annotated[Power, Field(ge=0)] | list[Annotated[Power, Field(ge=0)]]
     airflow: Airflow
-    blanking_leakage: Fraction = 0.0
+    blanking_leakage: Annotated[Fraction, Field(lt=1.0)] = 0.0
     names: list[str] | None = None
     rear_door: "RearDoor | None" = None
     liquid: "LiquidCooling | None" = None
@@ -203,9 +284,9 @@ class Tile(Strict):
     position: tuple[Length, Length]
     size: tuple[PositiveLength, PositiveLength] = (0.6, 0.6)
     open_fraction: Annotated[Fraction, Field(gt=0)] = 0.25
-    loss_coefficient: Annotated[float, Field(gt=0)] | None = None
+    loss_coefficient: Annotated[Number, Field(gt=0)] | None = None
     flow: Annotated[Flow, Field(ge=0)] | None = None
-    temperature: Temperature | None = None
+    temperature: AirTemperature | None = None
     jet_momentum: bool = False
 
 
@@ -219,7 +300,7 @@ class TileRow(Strict):
     pitch: PositiveLength | None = None
     size: tuple[PositiveLength, PositiveLength] = (0.6, 0.6)
     open_fraction: Annotated[Fraction, Field(gt=0)] = 0.25
-    loss_coefficient: Annotated[float, Field(gt=0)] | None = None
+    loss_coefficient: Annotated[Number, Field(gt=0)] | None = None
     jet_momentum: bool = False
 
 
@@ -232,10 +313,10 @@ class Cooler(Strict):
     size: tuple[PositiveLength, PositiveLength, PositiveLength]
     facing: Facing = "+x"
     flow: Annotated[Flow, Field(gt=0)]
-    supply_temperature: Temperature
+    supply_temperature: AirTemperature
     control: Literal["supply", "return"] = "supply"
-    return_setpoint: Temperature | None = None
-    min_supply_temperature: Temperature = 10.0
+    return_setpoint: AirTemperature | None = None
+    min_supply_temperature: AirTemperature = 10.0
     capacity: Annotated[Power, Field(gt=0)] | None = None
     fan_power: Annotated[Power, Field(ge=0)] = 0.0
     rated_flow: Annotated[Flow, Field(gt=0)] | None = None
@@ -258,7 +339,7 @@ class Return(Strict):
     size: tuple[PositiveLength, PositiveLength]
     pressure: Pressure = 0.0
     open_fraction: Annotated[Fraction, Field(gt=0)] = 1.0
-    loss_coefficient: Annotated[float, Field(gt=0)] | None = None
+    loss_coefficient: Annotated[Number, Field(gt=0)] | None = None
 
 
 class Containment(Strict):
@@ -275,7 +356,8 @@ class Containment(Strict):
     roof: bool = True
     ends: bool = True
     sides: bool = True
-    leakage: Annotated[Fraction, Field(gt=0)] = 0.02
+    # 1: panels that block nothing, no containment at all
+    leakage: Annotated[Fraction, Field(gt=0, lt=1.0)] = 0.02
 
 
 class Obstruction(Strict):
@@ -293,14 +375,17 @@ class Obstruction(Strict):
 # liquid and hybrid cooling (docs/liquid-cooling.md)
 # ------------------------------------------------------------------------------------
 
-Resistance = Annotated[float, Field(gt=0)]     # K/W
+Resistance = Annotated[Number, Field(gt=0)]     # K/W
 
 
 class Coolant(Strict):
     """Properties of a liquid (default: water near 20 degC)."""
 
-    density: Annotated[float, Field(gt=0)] = 998.0
-    heat_capacity: Annotated[float, Field(gt=0)] = 4182.0
+    # ranges: any liquid coolant (dielectrics and oils near 800 kg/m^3 and 1,700-2,000 J/(kg K),
+    # glycol mixtures, water 998 and 4,182)
+    density: Annotated[Number, Field(gt=0), _within(500.0, 2000.0, "kg/m^3", "a liquid's density")] = 998.0
+    heat_capacity: Annotated[Number, Field(gt=0), _within(1000.0, 6000.0, "J/(kg K)",
+                                                          "a liquid's heat capacity")] = 4182.0
 
 
 class DoorRating(Strict):
@@ -310,9 +395,9 @@ class DoorRating(Strict):
 
     duty: Annotated[Power, Field(gt=0)]
     air_flow: Annotated[Flow, Field(gt=0)]
-    air_temperature: Temperature
+    air_temperature: AirTemperature
     water_flow: Annotated[Flow, Field(gt=0)]
-    water_temperature: Temperature
+    water_temperature: WaterTemperature
 
 
 class DoorFans(Strict):
@@ -331,14 +416,14 @@ class RearDoor(Strict):
     adds none.  Water: ``water_flow`` (m^3/s) entering at ``water_temperature`` (degC;
     default the supply temperature of the facility ``loop``)."""
 
-    ua: Annotated[float, Field(gt=0)] | None = None
+    ua: Annotated[Number, Field(gt=0)] | None = None
     rating: DoorRating | None = None
     water_flow: Annotated[Flow, Field(gt=0)]
-    water_temperature: Temperature | None = None
+    water_temperature: WaterTemperature | None = None
     loop: str | None = None
     arrangement: Literal["crossflow_unmixed", "counterflow", "parallel", "crossflow_air_mixed",
                          "crossflow_water_mixed"] = "crossflow_unmixed"
-    loss_coefficient: Annotated[float, Field(ge=0)] | None = None
+    loss_coefficient: Annotated[Number, Field(ge=0)] | None = None
     rated_pressure_drop: Annotated[Pressure, Field(ge=0)] | None = None
     rated_air_flow: Annotated[Flow, Field(gt=0)] | None = None
     depth: PositiveLength = 0.2
@@ -368,7 +453,7 @@ class CaptureTable(Strict):
     (degC): ``values[i][j]`` at ``flows[i]``, ``temperatures[j]`` (bilinear, clamped)."""
 
     flows: list[Annotated[Flow, Field(gt=0)]]
-    temperatures: list[Temperature]
+    temperatures: list[WaterTemperature]
     values: list[list[Fraction]]
 
 
@@ -385,7 +470,7 @@ class ResistancePowerLaw(Strict):
 
     reference: Resistance
     reference_flow: Annotated[Flow, Field(gt=0)]
-    exponent: Annotated[float, Field(ge=0, le=2)] = 0.8
+    exponent: Annotated[Number, Field(ge=0, le=2)] = 0.8
 
 
 class LiquidCooling(Strict):
@@ -424,10 +509,10 @@ class Cdu(Strict):
     name: str
     racks: list[str]
     facility_flow: Annotated[Flow, Field(gt=0)]
-    facility_temperature: Temperature | None = None
+    facility_temperature: WaterTemperature | None = None
     loop: str | None = None
     arrangement: Literal["counterflow", "parallel", "crossflow_unmixed"] = "counterflow"
-    ua: Annotated[float, Field(gt=0)] | None = None
+    ua: Annotated[Number, Field(gt=0)] | None = None
     rating: CduRating | None = None
     pump: Pump = Pump(pressure_drop=150e3)
     coolant: Coolant = Coolant()
@@ -453,14 +538,14 @@ class Loop(Strict):
 
     name: str
     type: Literal["chiller", "dry_cooler", "cooling_tower"]
-    supply_temperature: Temperature
-    cop: Annotated[float, Field(gt=0)] | None = None
+    supply_temperature: WaterTemperature
+    cop: Annotated[Number, Field(gt=0)] | None = None
     carnot_fraction: Annotated[Fraction, Field(gt=0)] = 0.5
     evaporator_approach: Annotated[TemperatureDifference, Field(ge=0)] = 4.0
     condenser_approach: Annotated[TemperatureDifference, Field(ge=0)] = 10.0
-    max_cop: Annotated[float, Field(gt=0)] = 12.0
+    max_cop: Annotated[Number, Field(gt=0)] = 12.0
     approach: Annotated[TemperatureDifference, Field(ge=0)] = 5.0
-    fan_power_per_kw: Annotated[float, Field(ge=0)] = 0.02
+    fan_power_per_kw: Annotated[Number, Field(ge=0)] = 0.02
     pump_power: Annotated[Power, Field(ge=0)] = 0.0
 
 
@@ -468,12 +553,13 @@ class Facility(Strict):
     """Facility energy: ambient conditions, water loops, electrical losses.  Cooling
     units (CRAH) reject to ``crah_loop`` (default the first chiller loop)."""
 
-    ambient_temperature: Temperature
-    wet_bulb_temperature: Temperature | None = None
+    ambient_temperature: AmbientTemperature
+    wet_bulb_temperature: AmbientTemperature | None = None
     loops: list[Loop]
     crah_loop: str | None = None
     ups_efficiency: Annotated[Fraction, Field(gt=0)] = 0.96
-    distribution_loss: Fraction = 0.02
+    # 1: every watt lost on the way to the IT equipment
+    distribution_loss: Annotated[Fraction, Field(lt=1.0)] = 0.02
 
 
 class Event(Strict):
@@ -537,11 +623,11 @@ class TankCirculation(Strict):
     scenario has a ``facility:`` section."""
 
     flow: Annotated[Flow, Field(gt=0)]
-    supply_temperature: Temperature | None = None
-    facility_supply_temperature: Temperature | None = None
+    supply_temperature: LiquidTemperature | None = None
+    facility_supply_temperature: WaterTemperature | None = None
     approach: Annotated[TemperatureDifference, Field(ge=0)] | None = None
     facility_flow: Annotated[Flow, Field(gt=0)] | None = None
-    ua: Annotated[float, Field(gt=0)] | None = None
+    ua: Annotated[Number, Field(gt=0)] | None = None
     pressure_drop: Annotated[Pressure, Field(ge=0)] | None = None
     pump_efficiency: Annotated[Fraction, Field(gt=0)] = 0.6
     loop: str | None = None
@@ -562,7 +648,8 @@ class Tank(Strict):
     servers: TankServers
     circulation: TankCirculation
     wall_thickness: Annotated[Length, Field(ge=0)] = 0.006
-    wall_conductivity: Annotated[float, Field(gt=0)] = 16.0
+    wall_conductivity: Annotated[Number, Field(gt=0), _within(0.01, 500.0, "W/(m K)",
+                                                              "a wall's conductivity (copper 400)")] = 16.0
     emissivity: Annotated[Fraction, Field(ge=0)] = 0.9
     cell: PositiveLength = 0.06
     turbulence: Literal["zero_equation", "mixing_length", "laminar"] = "mixing_length"
@@ -572,8 +659,8 @@ class Chiller(Strict):
     """Chiller efficiency for the cooling-power objective: COP = ``cop`` + ``cop_per_K`` x
     (supply temperature - 18 degC), floored at 1."""
 
-    cop: Annotated[float, Field(gt=0)] = 4.0
-    cop_per_K: Annotated[float, Field(ge=0)] = 0.15
+    cop: Annotated[Number, Field(gt=0)] = 4.0
+    cop_per_K: Annotated[Number, Field(ge=0)] = 0.15
 
 
 class OptimizeParameter(Strict):
@@ -582,8 +669,8 @@ class OptimizeParameter(Strict):
     degC; default: the parameter's physical range or free travel)."""
 
     name: str
-    lower: float | None = None
-    upper: float | None = None
+    lower: Number | None = None
+    upper: Number | None = None
 
 
 class Optimize(Strict):
@@ -609,20 +696,20 @@ class Optimize(Strict):
     parameters: list[OptimizeParameter]
     method: Literal["lbfgsb", "projected_gradient"] = "lbfgsb"
     max_iterations: Annotated[int, Field(ge=1)] = 20
-    intake_limit: Literal["recommended", "allowable", "none"] | Temperature = "recommended"
+    intake_limit: Literal["recommended", "allowable", "none"] | AirTemperature = "recommended"
     intake_margin: Annotated[TemperatureDifference, Field(ge=0)] = 0.2
     capacity: bool = True
-    capacity_margin: Annotated[float, Field(gt=0, le=1)] = 0.98
-    penalty: Annotated[float, Field(gt=0)] = 100.0
+    capacity_margin: Annotated[Number, Field(gt=0, le=1)] = 0.98
+    penalty: Annotated[Number, Field(gt=0)] = 100.0
     smooth_max_K: Annotated[TemperatureDifference, Field(gt=0)] = 0.25
     fixed_total_power: bool = False
     chiller: Chiller = Chiller()
     cell: PositiveLength | None = None
     precision: Literal["f32", "f64"] = "f64"
-    tolerance: Annotated[float, Field(gt=0, lt=1)] | None = None
+    tolerance: Annotated[Number, Field(gt=0, lt=1)] | None = None
     max_steps: Annotated[int, Field(ge=100)] | None = None
     gradient: Literal["adjoint", "finite_difference"] = "adjoint"
-    finite_difference_step: Annotated[float, Field(gt=0, le=0.5)] = 0.01
+    finite_difference_step: Annotated[Number, Field(gt=0, le=0.5)] = 0.01
 
 
 class ScenarioFile(Strict):
@@ -652,6 +739,8 @@ class ScenarioFile(Strict):
     facility: Facility | None = None
     tanks: list[Tank] = []
     optimize: Optimize | None = None
+    # a sensors CSV file (thermo.io.sensors), relative to the scenario file
+    sensors: Annotated[str, Field(min_length=1)] | None = None
 
 
 Rack.model_rebuild()

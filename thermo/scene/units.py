@@ -53,6 +53,21 @@ SI_UNIT = {"length": "m", "area": "m2", "power": "W", "flow": "m3/s", "flow_per_
 _NUMBER = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(.*?)\s*$")
 
 
+#: The lowest temperature there is (degC): 0 K.
+ABSOLUTE_ZERO_C = -273.15
+
+# an example string per kind, for "expected a number or a string like ..." messages
+_EXAMPLE = {"length": "2.4 m", "area": "0.5 m2", "power": "8 kW", "flow": "1200 cfm", "flow_per_power": "0.1 m3/s/kW",
+            "velocity": "2 m/s", "pressure": "20 Pa", "time": "60 s", "fraction": "25 %", "dimensionless": "1.5",
+            "temperature": "18 degC", "temperature_difference": "12 K"}
+
+
+def _shown(value) -> str:
+    """``value`` for a message, cut to 60 characters (a YAML mapping may be long)."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 class UnitError(ValueError):
     """A value could not be read as the expected kind of quantity (message is user-facing)."""
 
@@ -84,7 +99,9 @@ def parse_quantity(value, kind: str) -> float:
     (m^3/s per W), velocity (m/s), pressure (Pa), time (s), fraction (0..1,
     '%' accepted), dimensionless, temperature (degC) and
     temperature_difference (K).  Raises :class:`UnitError` with a readable
-    message otherwise.
+    message otherwise, also for a value that is not finite however it is written
+    (``.inf``, ``'1e309'``, ``'1e400 m3/s'``, ``'1e308 kW'`` that overflows in the
+    conversion) and for an absolute temperature below 0 K (``'-5 K'``).
 
     >>> round(parse_quantity('1200 cfm', 'flow'), 4)
     0.5663
@@ -93,15 +110,27 @@ def parse_quantity(value, kind: str) -> float:
     >>> parse_quantity('8 kW', 'power')
     8000.0
     """
+    number = _to_si(value, kind)
+    if not math.isfinite(number):
+        raise UnitError(f"not a finite number (got {_shown(value)})")
+    if kind == "temperature" and number < ABSOLUTE_ZERO_C:
+        raise UnitError(f"below absolute zero ({ABSOLUTE_ZERO_C} degC) (got {_shown(value)})")
+    return number
+
+
+def _to_si(value, kind: str) -> float:
+    """``value`` converted to SI, possibly not finite (a string such as '1e400 m3/s' or
+    '1e308 kW' overflows to inf); :func:`parse_quantity` checks the result."""
     if isinstance(value, bool):
         raise UnitError(f"expected a number, not {value!r}")
     if isinstance(value, (int, float)):
-        number = float(value)
-        if not math.isfinite(number):
-            raise UnitError(f"expected a finite number (got {value!r})")
-        return number
+        try:
+            return float(value)
+        except OverflowError:      # an integer beyond the float range (10**400)
+            return math.inf
     if not isinstance(value, str):
-        raise UnitError(f"expected a number or a string like '8 kW' (got {value!r})")
+        raise UnitError(f"expected a number or a string like {_EXAMPLE.get(kind, '8 kW')!r} "
+                        f"(got {_shown(value)})")
     match = _NUMBER.match(value)
     if not match:
         raise UnitError(f"cannot read {value!r} as a number with a unit")
