@@ -135,6 +135,27 @@ def smooth(r):
 LIMITERS = {"koren": koren, "smooth": smooth, "van_leer": van_leer, "minmod": minmod, "upwind": upwind}
 
 
+def smooth_increment(up, down):
+    """``0.5 psi(r) down`` of the :func:`smooth` limiter, written without the ratio r = up / down:
+    0.5 up^2 down / (up^2 - up down + down^2) where up and down have the same sign, else 0.
+
+    The value is the ratio form's; the point is the derivative.  The ratio form divides by a
+    floored ``down``, and where the field is locally flat (a still region, a uniform
+    temperature) r and its tangent reach 1e20 and their product with psi'(r) overflows to
+    NaN in a Jacobian-vector product (float32), which a Newton-Krylov solve cannot survive.
+    Here the denominator is at least (up^2 + down^2) / 2, so value and derivative stay
+    bounded everywhere, and both tend to 0 as either slope does (C1 at r = 0 and r = inf)."""
+    same_sign = up * down > 0
+    denominator = up * up - up * down + down * down
+    tiny = jnp.finfo(up.dtype).tiny
+    safe = jnp.where(same_sign, denominator, 1.0) + tiny
+    return jnp.where(same_sign, 0.5 * up * up * down / safe, 0.0)
+
+
+#: limiters evaluated from the two slopes directly instead of from their ratio (see smooth_increment)
+SLOPE_FORMS = {smooth: smooth_increment}
+
+
 def tvd_interior_faces(q, flux, axis: int, limiter):
     """Bounded upwind-biased values of ``q`` at the midpoints between its samples.
 
@@ -160,6 +181,8 @@ def tvd_interior_faces(q, flux, axis: int, limiter):
     q_d = jnp.where(positive, q_r, q_l)
     down = q_d - q_u
     up = q_u - q_uu
+    if limiter in SLOPE_FORMS:
+        return q_u + SLOPE_FORMS[limiter](up, down)
     tiny = jnp.asarray(1e-30, q.dtype) if q.dtype == jnp.float64 else jnp.asarray(1e-20, q.dtype)
     safe = jnp.where(jnp.abs(down) > tiny, down, tiny)
     r = up / safe
