@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from . import schema as s
 from .errors import ScenarioError
+from . import physical
 from .liquid_checks import check_liquid
 
 # list section -> singular word used in messages
@@ -72,6 +73,7 @@ class Scene:
     tanks: tuple = ()
     optimize: s.Optimize | None = None
     sensors: str | None = None
+    warnings: tuple = field(default=(), compare=False)
 
     def with_solver(self, **changes) -> "Scene":
         """The scene with ``solver`` settings replaced (``turbulence="mixing_length"``, ...),
@@ -307,22 +309,89 @@ def load(path) -> Scene:
     """
     path = Path(path)
     try:
-        text = path.read_text()
+        data = path.read_bytes()
     except OSError as exc:
         raise ScenarioError("scenario", "", f"cannot read {path}: {exc.strerror or exc}") from None
-    scene = loads(text)
+    scene = loads(decode_text(data, path))
     sensors = scene.sensors
     if sensors is not None and not Path(sensors).expanduser().is_absolute():
         sensors = str(path.parent / Path(sensors).expanduser())
     return Scene(**{**scene.__dict__, "source": str(path), "sensors": sensors})
 
 
+#: Deepest nesting of a scenario's mappings and lists: the schema's deepest path is 5 levels
+#: (racks / liquid / capture / values / row); 32 leaves room and stops a pathological file
+#: long before Python's recursion limit.
+MAX_NESTING = 32
+#: Most values (mapping entries and list items) a scenario may expand to, aliases counted at
+#: every use: a 200-rack generated hall has about 10,000; an alias bomb has billions.
+MAX_VALUES = 1_000_000
+
+
+def decode_text(data: bytes, path="the file") -> str:
+    """The UTF-8 text of a scenario file's bytes; a binary or non-UTF-8 file is a
+    :class:`ScenarioError` in one line (not a ``UnicodeDecodeError``)."""
+    if b"\x00" in data[:65536]:
+        raise ScenarioError("scenario", "", f"{path} is a binary file, not a YAML scenario (it holds NUL bytes)")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise ScenarioError("scenario", "", f"{path} is not UTF-8 text: byte 0x{data[exc.start]:02x} on line "
+                            f"{line} (save the file as UTF-8)") from None
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, except that a key given twice in one mapping is an error
+    (PyYAML keeps the last silently: a second tile ``flow:`` won, with 158 degC intakes)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue      # '<<: *anchor': merged keys may be overridden, as YAML says
+            try:
+                key = self.construct_object(key_node, deep=True)
+                hash(key)
+            except TypeError:
+                continue      # an unhashable key: PyYAML's own error follows
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                raise ScenarioError("scenario", str(key), f"duplicate key: given on line {seen[key]} and again "
+                                    f"on line {line}; give each key once")
+            seen[key] = line
+        return super().construct_mapping(node, deep)
+
+
+def _check_size(raw) -> None:
+    """Refuse pathological nesting or alias expansion before anything walks the data
+    recursively (pydantic, the checks): a ScenarioError, not a RecursionError or a hang."""
+    count = 0
+    stack = [(raw, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_NESTING:
+            raise ScenarioError("scenario", "", f"nested more than {MAX_NESTING} levels deep; a scenario's "
+                                "sections nest a few levels at most")
+        children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+        for child in children:
+            count += 1
+            if count > MAX_VALUES:
+                raise ScenarioError("scenario", "", f"more than {MAX_VALUES:,} values (YAML aliases count at "
+                                    "every use); this is not a hall description")
+            if isinstance(child, (dict, list)):
+                stack.append((child, depth + 1))
+
+
 def loads(text: str) -> Scene:
     """Validate a scenario given as YAML text (see :func:`load`)."""
     try:
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=_UniqueKeyLoader)     # noqa: S506 (a SafeLoader)
     except yaml.YAMLError as exc:
-        raise ScenarioError("scenario", "", f"not valid YAML: {exc}") from None
+        raise ScenarioError("scenario", "", "not valid YAML: " + " ".join(str(exc).split())) from None
+    except RecursionError:
+        raise ScenarioError("scenario", "", f"nested more than {MAX_NESTING} levels deep; a scenario's "
+                            "sections nest a few levels at most") from None
     return from_dict(raw)
 
 
@@ -330,6 +399,7 @@ def from_dict(raw) -> Scene:
     """Validate a scenario given as a plain dict (see :func:`load`)."""
     if not isinstance(raw, dict):
         raise ScenarioError("scenario", "", "the file must be a mapping of sections (name:, room:, racks:, ...)")
+    _check_size(raw)
     for key in _SECTIONS:
         if key in raw and raw[key] is None:
             raw = {**raw, key: []}
@@ -351,7 +421,10 @@ def from_dict(raw) -> Scene:
         optimize=spec.optimize, sensors=spec.sensors)
     check(scene)
     check_liquid(scene)
-    return scene
+    physical.check_flow_faces(scene)
+    physical.check_containment(scene)
+    warnings = physical.check_air_speeds(scene) + physical.heat_warnings(scene)
+    return replace(scene, warnings=tuple(warnings))
 
 
 def _with_z(obj_label: str, field: str, position, dims: int = 3) -> tuple:
@@ -371,6 +444,7 @@ def _place_racks(spec) -> list:
         start = _with_z(label, "start", row.start)
         axis = 0 if row.axis == "x" else 1
         pitch = row.pitch if row.pitch is not None else row.size[axis]
+        _row_fits(spec, label, start, axis, pitch, row.size, row.count)
         powers = row.power if isinstance(row.power, list) else [row.power] * row.count
         if len(powers) != row.count:
             raise ScenarioError(label, "power", f"list has {len(powers)} entries for {row.count} racks")
@@ -384,6 +458,20 @@ def _place_racks(spec) -> list:
                                 power=powers[i], airflow=row.airflow, blanking_leakage=row.blanking_leakage,
                                 rear_door=row.rear_door, liquid=row.liquid))
     return racks
+
+
+def _row_fits(spec, label: str, start, axis: int, pitch: float, size, count: int) -> None:
+    """A row (of racks or tiles) must fit the room and its members must not overlap, checked
+    before it is expanded: ``count: 1000000000`` is refused at once, not after a billion objects."""
+    if pitch < size[axis] - _TOL:
+        raise ScenarioError(label, "pitch", f"{pitch:g} m is less than the member size {size[axis]:g} m along "
+                            f"{'xy'[axis]}, so neighbours overlap (got {pitch:g} m)")
+    end = start[axis] + (count - 1) * pitch + size[axis]
+    length = spec.room.size[axis]
+    if end > length + _TOL:
+        raise ScenarioError(label, "count", f"{count} members at a pitch of {pitch:g} m from "
+                            f"{'xy'[axis]} = {start[axis]:g} m reach {end:g} m, beyond the room's {length:g} m "
+                            f"(got {count})")
 
 
 def _mount_doors(spec, racks) -> list:
@@ -406,6 +494,7 @@ def _expand_tiles(spec) -> list:
     for row in spec.tile_rows:
         axis = 0 if row.axis == "x" else 1
         pitch = row.pitch if row.pitch is not None else row.size[axis]
+        _row_fits(spec, f"tile_row {row.name}", row.start, axis, pitch, row.size, row.count)
         for i in range(row.count):
             pos = list(row.start)
             pos[axis] += i * pitch
@@ -609,6 +698,11 @@ def check_tank(tank, room_lo, room_hi):
                             f" (occupies {_fmt(box[0])}..{_fmt(box[1])})")
     if tank.liquid not in LIQUIDS:
         raise ScenarioError(label, "liquid", f"unknown liquid {tank.liquid!r}; known: {', '.join(LIQUIDS)}")
+    low, high = LIQUIDS[tank.liquid].valid_range
+    supply = tank.circulation.supply_temperature
+    if supply is not None and not low <= supply <= high:
+        raise ScenarioError(label, "circulation.supply_temperature", f"outside {low:g}..{high:g} degC, the range "
+                            f"over which {tank.liquid}'s properties are known (got {supply:g} degC)")
     if tank.fill_height > tank.size[2] + _TOL:
         raise ScenarioError(label, "fill_height", f"above the tank height {tank.size[2]:g} m "
                             f"(got {tank.fill_height:g} m)")
