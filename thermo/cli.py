@@ -176,12 +176,19 @@ def print_results(summary: dict, console) -> None:
 
     racks = summary.get("racks") or []
     if racks:
+        fans = any("fan_pressure_Pa" in rack for rack in racks)   # fan-curve racks: their operating points
         table = Table(title=f"Racks: {summary.get('scenario', '')}")
-        for column in ("rack", "intake mean (C)", "intake max (C)", "exhaust (C)", "ASHRAE"):
+        columns = ["rack", "intake mean (C)", "intake max (C)", "exhaust (C)"]
+        columns += ["flow (m3/s)", "fan dp (Pa)"] if fans else []
+        for column in columns + ["ASHRAE"]:
             table.add_column(column, justify="left" if column in ("rack", "ASHRAE") else "right")
         for rack in racks:
-            table.add_row(str(rack.get("name")), _fmt(rack.get("inlet_mean_C")), _fmt(rack.get("inlet_max_C")),
-                          _fmt(rack.get("exhaust_C")), _ashrae_text(rack.get("ashrae")))
+            cells = [str(rack.get("name")), _fmt(rack.get("inlet_mean_C")), _fmt(rack.get("inlet_max_C")),
+                     _fmt(rack.get("exhaust_C"))]
+            if fans:
+                dp = _fmt(rack.get("fan_pressure_Pa")) if "fan_pressure_Pa" in rack else "fixed"
+                cells += [_fmt(rack.get("flow_m3s"), 3), f"[red]{dp} stalled[/red]" if rack.get("fan_stalled") else dp]
+            table.add_row(*cells, _ashrae_text(rack.get("ashrae")))
         console.print(table)
     coolers = summary.get("coolers") or []
     if coolers:
@@ -204,6 +211,21 @@ def print_results(summary: dict, console) -> None:
                           _fmt(t.get("supply_C")), _fmt(t.get("hx_load_kW"), 2), _fmt(t.get("surface_loss_kW"), 3),
                           _fmt(t.get("energy_closure_pct"), 3))
         console.print(table)
+    sensors = summary.get("sensors") or []
+    if sensors:
+        table = Table(title="Sensors: predicted against measured")
+        for column in ("sensor", "x (m)", "y (m)", "z (m)", "predicted (C)", "measured (C)", "error (K)"):
+            table.add_column(column, justify="left" if column == "sensor" else "right")
+        for row in sensors:
+            table.add_row(str(row.get("name")), _fmt(row.get("x"), 2), _fmt(row.get("y"), 2), _fmt(row.get("z"), 2),
+                          _fmt(row.get("temperature_C"), 2), _fmt(row.get("measured_C"), 2),
+                          _fmt(row.get("error_K"), 2))
+        console.print(table)
+        errors = summary.get("sensor_errors") or {}
+        if errors:
+            console.print(f"sensors: mean-abs error {_fmt(errors.get('mean_abs_K'), 2)} K, max-abs error "
+                          f"{_fmt(errors.get('max_abs_K'), 2)} K ({errors.get('max_abs_sensor')}), bias "
+                          f"{_fmt(errors.get('mean_K'), 2)} K over {errors.get('count')} sensors")
     metrics = dict(summary.get("metrics") or {})
     if "energy_balance_pct" in summary:
         metrics["energy balance (% of IT heat)"] = summary["energy_balance_pct"]
@@ -236,20 +258,27 @@ def _fit_grid(scene, args, device):
     (``--devices``/``--mesh``) and the memory check.  Returns (grid, layout, bytes needed,
     bytes free); a grid that does not fit, or a mesh that does not divide it, is a :class:`UserError`."""
     from .memory import GridTooLarge, check_fits
-    from .scene.gridgen import generate_grid
+    from .scene.gridgen import generate_grid, planned_shape
 
+    free = available_memory_bytes(device)
+    cell = f"--cell {args.cell:g}" if args.cell else f"grid.max_cell {scene.grid.max_cell:g}"
+
+    def fits(shape, devices):
+        try:
+            return check_fits(shape, np.dtype(PRECISIONS[args.precision]).itemsize, device, devices,
+                              free=free, what=f"scenario {scene.name} at {cell}",
+                              implicit=scene.solver.pseudo_time == "implicit",
+                              coarse_correction=scene.solver.coarse_correction)
+        except GridTooLarge as error:
+            raise UserError(str(error)) from None
+
+    # counted from the scenario and the flags before a node is made: --cell 1e-9 is refused
+    # at once with the numbers (it once allocated 22 GiB of grid lines before this check)
+    devices_asked = getattr(args, "devices", None) or 1
+    fits(planned_shape(scene, args.cell), devices_asked if getattr(args, "mesh", None) is None else 1)
     grid = generate_grid(scene, args.cell)
     layout = _layout(args, grid, device, scene)
-    devices = 1 if layout is None else layout.size
-    free = available_memory_bytes(device)
-    cell = f"--cell {args.cell}" if args.cell else f"grid.max_cell {scene.grid.max_cell}"
-    try:
-        needed = check_fits(grid.shape, np.dtype(PRECISIONS[args.precision]).itemsize, device, devices,
-                            free=free, what=f"scenario {scene.name} at {cell}",
-                            implicit=scene.solver.pseudo_time == "implicit",
-                            coarse_correction=scene.solver.coarse_correction)
-    except GridTooLarge as error:
-        raise UserError(str(error)) from None
+    needed = fits(grid.shape, 1 if layout is None else layout.size)
     return grid, layout, needed, free
 
 
@@ -304,6 +333,11 @@ def cmd_check(args) -> int:
     table.add_row(f"available on {device.platform}", "unknown" if free is None else f"{free:,} bytes ({_gib(free)})")
     if scene.optimize is not None:
         table.add_row(*_gradient_memory_row(scene, args, device))
+    if getattr(scene, "sensors", None) is not None:
+        from .io.sensors import read_sensors, sensor_stencil
+        sensors = read_sensors(scene.sensors, scene)
+        sensor_stencil(model, sensors, scene.sensors)
+        table.add_row("sensors", f"{len(sensors)} ({scene.sensors})")
     console.print(table)
     console.print("[green]ok[/green]: the scenario is valid and the grid fits in memory")
     return EXIT_OK
@@ -319,6 +353,7 @@ def _gradient_memory_row(scene, args, device) -> tuple[str, str]:
 
     spec = scene.optimize
     cell = args.cell or spec.cell
+    check_design_grid(scene, cell, spec.precision, spec.gradient, device)
     grid = generate_grid(scene, cell)
     label = f"optimize ({spec.gradient}, {spec.precision}, {' x '.join(map(str, grid.shape))})"
     itemsize = np.dtype(PRECISIONS[spec.precision]).itemsize
@@ -333,6 +368,22 @@ def _gradient_memory_row(scene, args, device) -> tuple[str, str]:
     return label, f"{needed:,} bytes ({_gib(needed)}) for the adjoint gradient"
 
 
+def check_design_grid(scene, cell, precision: str, gradient: str, device) -> int:
+    """Before any grid is made: the memory of ``thermo optimize``'s design grid at ``cell``
+    (m; None: the scenario's) counted from the scenario alone, the adjoint's backward pass or
+    forward solves only; a design grid that does not fit is a :class:`UserError`."""
+    from .memory import GridTooLarge, check_fits
+    from .scene.gridgen import planned_shape
+
+    shape = planned_shape(scene, cell)
+    try:
+        return check_fits(shape, np.dtype(PRECISIONS[precision]).itemsize, device,
+                          free=available_memory_bytes(device), gradient=gradient == "adjoint",
+                          what=f"the design grid of {scene.name} at cell {cell or scene.grid.max_cell:g}")
+    except GridTooLarge as error:
+        raise UserError(f"optimize: {error}") from None
+
+
 def _progress_display(console):
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
@@ -343,7 +394,8 @@ def _progress_display(console):
 def _with_solver_flags(scene, args):
     """The scene with the command line's solver flags (--turbulence, --pseudo-time, --cfl,
     --coarse-correction)."""
-    changes = {key: getattr(args, key) for key in ("turbulence", "pseudo_time", "cfl", "coarse_correction")
+    changes = {key: getattr(args, key) for key in ("turbulence", "pseudo_time", "cfl", "coarse_correction",
+                                                     "method", "limiter")
                if getattr(args, key, None) is not None}
     return scene.with_solver(**changes) if changes else scene
 
@@ -365,8 +417,16 @@ def cmd_run(args) -> int:
     from .solve import SolverDiverged
 
     _, layout, _, _ = _fit_grid(scene, args, device)
+    sensors_path = getattr(args, "sensors", None) or getattr(scene, "sensors", None)
+    sensors = None
+    if sensors_path is not None:   # checked before the solve: a bad file costs no solve
+        from .io.sensors import read_sensors
+        sensors = read_sensors(sensors_path, scene)
     model = _build(scene, args, device)
     model.layout = layout
+    if sensors is not None:
+        from .io.sensors import sensor_stencil
+        stencil = sensor_stencil(model, sensors, sensors_path)
     mesh_text = "" if model.layout is None else f", mesh {'x'.join(map(str, model.layout.shape))}"
     console.print(f"[bold]{scene.name}[/bold]: grid {' x '.join(map(str, model.grid.shape))} "
                   f"({model.grid.cells:,} cells), {args.precision}, {device.platform}{mesh_text}")
@@ -388,6 +448,13 @@ def cmd_run(args) -> int:
             if "tank" in record:   # an immersion tank interior
                 bar.update(steady_task, info=f"tank {record['tank']}: step {record['step']}  max fluid "
                            f"{_fmt(record['max_fluid_C'])} C  closure {record['closure_pct']:+.3f} %")
+                return
+            if "newton_iterations" in record:   # the Newton-Krylov steady solve
+                bar.update(steady_task, completed=record["step"],
+                           info=f"{record['kind']}: Newton {record['newton_iterations']}  Krylov "
+                           f"{record['krylov_iterations']}  march {record['march_steps']}  residual u "
+                           f"{record['momentum']:.1e} T {record['temperature']:.1e}  max intake "
+                           f"{_fmt(rack_inlet_max_C)} C")
                 return
             info = (f"step {record['step']}  rate u {record['rate_velocity']:.2e}  "
                     f"T {record['rate_temperature']:.2e}  Poisson {record['poisson_iterations']:.1f} it  "
@@ -423,6 +490,9 @@ def cmd_run(args) -> int:
     reason = getattr(steady.report, "reason", "") or ""
     if transient and not converged:
         reason = f"steady start: {reason}" if reason else "steady start did not settle"
+    if sensors is not None:
+        from .io.sensors import compare
+        result.summary.update(compare(model, result.state, sensors, sensors_path, stencil))
     _, summary = write_run(out, problem=model.problem, state=result.state, summary=result.summary,
                            history=steady.report.history, equipment=result.equipment,
                            tracer_names=model.tracer_names, snapshots=getattr(result, "snapshots", None),
@@ -475,7 +545,7 @@ def cmd_bench_case(args) -> int:
 
     from .bench_hall import bench_case, case_scene
     from .memory import GridTooLarge, check_fits
-    from .scene.gridgen import generate_grid
+    from .scene.gridgen import generate_grid, planned_shape
 
     console = _console()
     try:
@@ -483,6 +553,14 @@ def cmd_bench_case(args) -> int:
     except ValueError as error:
         raise UserError(str(error)) from None
     device = select_device(args.device)
+    try:
+        # counted before a node is made, then the grid itself
+        check_fits(planned_shape(scene, args.cell), np.dtype(PRECISIONS[args.precision]).itemsize, device,
+                   free=available_memory_bytes(device), what=f"case {scene.name} at --cell "
+                   f"{args.cell or scene.grid.max_cell}", implicit=scene.solver.pseudo_time == "implicit",
+                   coarse_correction=scene.solver.coarse_correction)
+    except GridTooLarge as error:
+        raise UserError(str(error)) from None
     grid = generate_grid(scene, args.cell)
     try:
         check_fits(grid.shape, np.dtype(PRECISIONS[args.precision]).itemsize, device,
@@ -524,6 +602,15 @@ def cmd_bench(args) -> int:
 
     if args.case is not None or args.racks is not None:
         return cmd_bench_case(args)
+    from .memory import GridTooLarge, check_fits
+
+    device = select_device(args.device)
+    for n in args.sizes:     # each cavity checked before the first is allocated
+        try:
+            check_fits((n, n, n), np.dtype(PRECISIONS[args.precision]).itemsize, device,
+                       free=available_memory_bytes(device), what=f"the bench cavity --sizes {n}")
+        except GridTooLarge as error:
+            raise UserError(str(error)) from None
     console = _console()
     turbulence = args.turbulence or "mixing_length"
     table = Table(title=f"thermo bench: buoyant cubic cavity, {args.precision}, {turbulence}, "
@@ -617,6 +704,13 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--cfl", type=_positive_float, default=None, metavar="C",
                        help=f"Courant number of the pseudo-time step instead of the scenario's solver.cfl{where}: "
                             "at most 1 explicit, 100 implicit")
+        p.add_argument("--method", choices=("newton", "march"), default=None,
+                       help=f"steady solver instead of the scenario's solver.method{where}: newton (Newton-Krylov "
+                            "on the implicit pseudo-time step, the default) or march (pseudo-time marching with "
+                            "time averaging)")
+        p.add_argument("--limiter", choices=("smooth", "koren", "van_leer", "minmod", "upwind"), default=None,
+                       help=f"advection limiter instead of the scenario's solver.limiter{where} (default smooth, "
+                            "continuously differentiable; Newton needs a smooth scheme)")
         p.add_argument("--coarse-correction", dest="coarse_correction", action=argparse.BooleanOptionalAction,
                        default=None,
                        help=f"coarse-grid (FAS) corrections of the steady march on or off instead of the scenario's "
@@ -643,6 +737,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="turbulence model instead of the scenario's solver.turbulence (mixing_length settles "
                           "hall-small at 0.1 m in about 3,200 steps where zero_equation needs 14,000; "
                           "docs/performance.md)")
+    run.add_argument("--sensors", default=None, metavar="FILE.csv",
+                     help="sensor readings (CSV: name,x,y,z,temperature_C[,weight]) to compare the solution with: "
+                          "summary.json gets sensors and sensor_errors, the report a table; replaces the "
+                          "scenario's sensors: file (docs/outputs.md)")
     pseudo_time_flags(run)
     compile_cache_flags(run)
     run.set_defaults(func=cmd_run)

@@ -102,6 +102,15 @@ def facility_section(facility: dict) -> list[str]:
     return out
 
 
+def _fan_text(rack: dict) -> str:
+    """The rack table's fan cell: the pressure rise of a fan-curve rack (Pa), 'STALLED' when its
+    curve cannot meet it, 'fixed' for a rack with a fixed flow rule."""
+    if "fan_pressure_Pa" not in rack:
+        return "fixed"
+    text = _num(rack.get("fan_pressure_Pa"), 1)
+    return f"{text} STALLED" if rack.get("fan_stalled") else text
+
+
 def render_report(summary: dict, images: dict | None = None) -> str:
     """The report as Markdown text.  ``images`` maps a caption to a PNG path relative to the report."""
     images = images or {}
@@ -117,10 +126,28 @@ def render_report(summary: dict, images: dict | None = None) -> str:
     racks = summary.get("racks", []) or []
     if racks:
         out += ["## Racks", ""]
+        fans = any("fan_pressure_Pa" in r for r in racks)
         rows = [[r.get("name"), _num(r.get("inlet_mean_C")), _num(r.get("inlet_max_C")), _num(r.get("exhaust_C")),
-                 _num(r.get("power_kW")), _num(r.get("flow_m3s"), 3), _ashrae_status(r.get("ashrae"))] for r in racks]
-        out += _table(["rack", "intake mean (C)", "intake max (C)", "exhaust (C)", "power (kW)", "flow (m3/s)",
-                       "ASHRAE"], rows)
+                 _num(r.get("power_kW")), _num(r.get("flow_m3s"), 3)]
+                + ([_fan_text(r)] if fans else []) + [_ashrae_status(r.get("ashrae"))] for r in racks]
+        out += _table(["rack", "intake mean (C)", "intake max (C)", "exhaust (C)", "power (kW)", "flow (m3/s)"]
+                      + (["fan pressure rise (Pa)"] if fans else []) + ["ASHRAE"], rows)
+        if fans:
+            out += ["Fan-curve racks run where their curve meets the pressure rise from their front to their "
+                    "back face in the solution (flow, pressure rise); the other racks have fixed flows.", ""]
+    sensors = summary.get("sensors", []) or []
+    if sensors:
+        out += ["## Sensors", ""]
+        rows = [[s.get("name"), _num(s.get("x"), 2), _num(s.get("y"), 2), _num(s.get("z"), 2),
+                 _num(s.get("temperature_C"), 2), _num(s.get("measured_C"), 2), _num(s.get("error_K"), 2)]
+                for s in sensors]
+        out += _table(["sensor", "x (m)", "y (m)", "z (m)", "predicted (C)", "measured (C)", "error (K)"], rows)
+        errors = summary.get("sensor_errors") or {}
+        if errors:
+            out += [f"Mean-abs error {_num(errors.get('mean_abs_K'), 2)} K, max-abs error "
+                    f"{_num(errors.get('max_abs_K'), 2)} K ({errors.get('max_abs_sensor')}), bias (mean of "
+                    f"predicted - measured) {_num(errors.get('mean_K'), 2)} K over {errors.get('count')} sensors "
+                    f"of {errors.get('file')}.", ""]
     for key, title in (("coolers", "Cooling units"), ("tiles", "Perforated tiles"), ("returns", "Returns"),
                        ("rear_doors", "Rear-door heat exchangers"), ("cold_plates", "Cold plates (per rack)"),
                        ("cdus", "Coolant distribution units")):
