@@ -184,8 +184,9 @@ def test_divergence_exits_3_and_writes_nothing(tmp_path, capsys, monkeypatch):
     out = tmp_path / "out"
     rc = cli.main(["run", str(HALL_SMALL), "--cell", "0.6", "--out", str(out)])
     assert rc == 3
-    text = capsys.readouterr().out
-    assert "diverged" in text and "No output was written" in text
+    captured = capsys.readouterr()
+    text = captured.err      # an error: on stderr, as every other error (issue 21)
+    assert "diverged" in text and "No output was written" in text and "diverged" not in captured.out
     assert list(tmp_path.iterdir()) == []
 
 

@@ -316,6 +316,7 @@ def cmd_check(args) -> int:
     console = _console()
     device = select_device(args.device)
     scene = _load_scene(args.scenario)
+    print_warnings(scene.warnings)
     _, layout, needed, free = _fit_grid(scene, args, device)
     model = _build(scene, args, device)
     table = Table(title=f"Scenario {scene.name}: valid")
@@ -404,13 +405,15 @@ def cmd_run(args) -> int:
     """``thermo run``: solve a scenario, show progress, print tables and write the output folder."""
     import jax
 
-    from .io.outdir import check_target
+    from .io.outdir import check_target, output_name
 
     console = _console()
     device = select_device(args.device)
     scene = _with_solver_flags(_load_scene(args.scenario), args)
-    out = Path(args.out) if args.out else Path("runs") / scene.name
-    check_target(out, args.force)
+    out = Path(args.out) if args.out else Path("runs") / output_name(scene.name)
+    check_target(out, args.force, inputs=(args.scenario, getattr(args, "sensors", None),
+                                          getattr(scene, "sensors", None)))
+    print_warnings(scene.warnings)
 
     import thermo.hall
     from .io.results import write_run
@@ -478,8 +481,7 @@ def cmd_run(args) -> int:
                     result = thermo.hall.solve_transient(model, end_time, every, progress=transient_progress,
                                                          initial=steady.state)
         except SolverDiverged as error:
-            console.print(f"[red]error: the solution diverged[/red]: {error}. No output was written"
-                          " (try a finer --cell, or check the scenario's flows and powers).")
+            print_divergence(error, scene, model)
             return EXIT_DIVERGED
 
     if jax.process_index() != 0:  # multi-host: process 0 writes the outputs
@@ -496,7 +498,7 @@ def cmd_run(args) -> int:
     _, summary = write_run(out, problem=model.problem, state=result.state, summary=result.summary,
                            history=steady.report.history, equipment=result.equipment,
                            tracer_names=model.tracer_names, snapshots=getattr(result, "snapshots", None),
-                           converged=converged, reason=reason, force=args.force,
+                           converged=converged, reason=reason, force=args.force, warnings=scene.warnings,
                            extra_fields=getattr(result, "extra_fields", ()))
     print_results(summary, console)
     if summary.get("transient"):
@@ -511,10 +513,46 @@ def cmd_run(args) -> int:
                       "the numbers above are those of the last step. summary.json is marked "
                       "\"converged\": false.[/yellow]")
     for warning in summary.get("warnings", []):
-        if "did not converge" not in warning:
+        if "did not converge" not in warning and warning not in scene.warnings:   # those were printed first
             console.print(f"[yellow]warning: {warning}[/yellow]")
     console.print(f"outputs written to [bold]{out}[/bold]")
     return EXIT_OK
+
+
+def print_warnings(warnings) -> None:
+    """The scene's warnings (:attr:`thermo.scene.Scene.warnings`), one ``warning: OBJECT:
+    FIELD: ...`` line each on stderr: what the scenario allows but probably does not mean."""
+    console = _console(stderr=True)
+    for warning in warnings:
+        console.print(f"warning: {warning}", markup=False, style="yellow")
+
+
+def divergence_text(error, scene, model=None) -> str:
+    """The lines ``thermo run`` prints for a diverged solve: the solver's message, the first
+    non-finite quantity and where (when the error carries the ``state`` it diverged in and
+    the message does not say already: :func:`thermo.diagnostics.describe_non_finite`), and
+    the scenario values that are the likely cause (:func:`thermo.diagnostics.likely_causes`)."""
+    from .diagnostics import describe_non_finite, likely_causes
+
+    message = str(error).rstrip(". ")
+    lines = [f"error: the solution diverged: {message}. No output was written."]
+    state = getattr(error, "state", None)
+    if state is not None and model is not None and "non-finite" not in message:
+        where = describe_non_finite(model, state)
+        if where:
+            lines.append(f"  {where}")
+    causes = likely_causes(scene)
+    if causes:
+        lines.append("  likely cause" + ("s" if len(causes) > 1 else "") + " in the scenario: " + "; ".join(causes))
+    else:
+        lines.append("  no scenario value stands out: try a finer --cell, a smaller solver.cfl, or "
+                     "--turbulence mixing_length")
+    return "\n".join(lines)
+
+
+def print_divergence(error, scene, model=None) -> None:
+    """:func:`divergence_text` on stderr (stdout carries results, errors go to stderr)."""
+    _console(stderr=True).print(divergence_text(error, scene, model), markup=False, style="red")
 
 
 def averaged_text(averaged: dict) -> str:
@@ -602,11 +640,12 @@ def cmd_bench(args) -> int:
 
     if args.case is not None or args.racks is not None:
         return cmd_bench_case(args)
-    from .memory import GridTooLarge, check_fits
+    from .memory import GridTooLarge, check_cell_count, check_fits
 
     device = select_device(args.device)
     for n in args.sizes:     # each cavity checked before the first is allocated
         try:
+            check_cell_count((n, n, n), f"the bench cavity --sizes {n}", "use smaller --sizes")
             check_fits((n, n, n), np.dtype(PRECISIONS[args.precision]).itemsize, device,
                        free=available_memory_bytes(device), what=f"the bench cavity --sizes {n}")
         except GridTooLarge as error:
@@ -799,6 +838,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so that a half-written output folder is removed on the way
+    out (:func:`thermo.io.outdir.atomic_directory`) and no hidden partial folder stays."""
+
+
+def _terminate_as_interrupt():
+    """Turn SIGTERM into :class:`Terminated` while a command runs; returns the function that
+    puts the previous handler back (a no-op outside the main thread, where signals cannot be set)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def terminate(signum, frame):
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    return lambda: signal.signal(signal.SIGTERM, previous)
+
+
 def _wants_x64(args) -> bool:
     """float64 for ``--precision f64``; ``optimize`` defaults to its section's precision (f64)."""
     precision = getattr(args, "precision", "f32")
@@ -817,13 +877,15 @@ def main(argv=None) -> int:
 
         initialize_distributed(cpu=getattr(args, "device", "cpu") == "cpu")
 
-    from .io.outdir import OutputExists
+    from .io.outdir import OutputPathError
+    from .memory import GridTooLarge
     from .scene import ScenarioError
 
     if getattr(args, "func", None) in (cmd_run, cmd_bench, cmd_optimize):
         enable_compile_cache(compile_cache_folder(args))
 
     console = _console(stderr=True)
+    restore_signal = _terminate_as_interrupt()
     device_before = jax.config.jax_default_device
     try:
         # float64 through JAX's scoped context, so main() called in-process
@@ -831,14 +893,15 @@ def main(argv=None) -> int:
         with jax.enable_x64(_wants_x64(args)):
             jax.config.update("jax_default_device", select_device(args.device))
             return args.func(args)
-    except (UserError, OutputExists, ScenarioError) as error:
+    except (UserError, OutputPathError, ScenarioError, GridTooLarge) as error:
         console.print(f"error: {error}", markup=False)
         return EXIT_USAGE
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:
         console.print("interrupted; no output was written", markup=False)
-        return 130
+        return 143 if isinstance(stop, Terminated) else 130
     finally:
         jax.config.update("jax_default_device", device_before)
+        restore_signal()
 
 
 if __name__ == "__main__":

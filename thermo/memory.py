@@ -33,9 +33,9 @@ bytes per cell in float32.
 
 from __future__ import annotations
 
+import math
 import os
 
-import numpy as np
 
 #: Peak bytes per cell of a compiled step in float32 on one device (largest measured, 476, plus the
 #: 12 that the float32 temperature residue added on hall-small at 0.2 m, rounded up).
@@ -64,8 +64,25 @@ FIXED_BYTES = 640 * 1024 ** 2
 GRADIENT_BYTES_PER_CELL_F32 = 4000
 
 
+#: Most cells a grid may have, whatever memory there is: cells are addressed by flat indices,
+#: 32-bit integers in JAX's default mode (2^31 - 1), and a grid beyond that is also beyond
+#: any single device's memory at 490 bytes per cell (1 TiB).
+MAX_CELLS = 2**31 - 1
+
+
 class GridTooLarge(ValueError):
     """A grid that does not fit the memory of the chosen device; the message has the numbers."""
+
+
+def check_cell_count(grid_shape, what: str = "the grid", advice: str = "use a coarser --cell") -> int:
+    """Raise :class:`GridTooLarge` for a grid of more than :data:`MAX_CELLS` cells (counted
+    with Python integers, so 10^30 cells do not overflow); returns the cell count."""
+    cells = math.prod(int(n) for n in grid_shape)
+    if cells > MAX_CELLS:
+        raise GridTooLarge(f"{what} would be {' x '.join(f'{int(n):,}' for n in grid_shape)} = {cells:.3g} cells, "
+                           f"more than the {MAX_CELLS:,} a grid can address (about "
+                           f"{cells * STEP_BYTES_PER_CELL_F32 / 1024 ** 3:.3g} GiB in float32); {advice}")
+    return cells
 
 
 def step_bytes_per_cell(itemsize: int = 4, devices: int = 1, implicit: bool = False,
@@ -159,7 +176,7 @@ def check_fits(grid_shape, itemsize: int, device, devices: int = 1, free: int | 
 
     Returns the estimated bytes needed per device.
     """
-    cells = int(np.prod(grid_shape))
+    cells = check_cell_count(grid_shape, what)
     if gradient and devices != 1:
         raise ValueError("design gradients run on one device")
     per_device = estimate_gradient_bytes(cells, itemsize) if gradient else estimate_bytes(

@@ -73,12 +73,18 @@ def optimize_command(args, console, load_scene) -> int:
     import jax
 
     from . import optimize as opt
-    from .io.outdir import atomic_directory, check_target
+    from .cli import check_design_grid, print_warnings
+    from .io.outdir import atomic_directory, check_target, output_name
 
     plain = load_scene(args.scenario)
-    out = Path(args.out) if args.out else Path("runs") / f"{plain.name}-optimize"
-    check_target(out, args.force)
+    out = Path(args.out) if args.out else Path("runs") / f"{output_name(plain.name)}-optimize"
+    check_target(out, args.force, inputs=(args.scenario,))
+    print_warnings(plain.warnings)
     precision = getattr(args, "precision", None)
+    if plain.optimize is not None:    # the design grid's memory, counted before anything is built
+        spec = plain.optimize
+        check_design_grid(plain, args.cell or spec.cell, precision or spec.precision,
+                          getattr(args, "gradient", None) or spec.gradient, jax.devices()[0])
     problem = opt.problem_from_scene(args.scenario, {
         "cell": args.cell, "precision": precision, "max_iterations": args.max_iter,
         "objective": args.objective, "method": args.method,
@@ -141,7 +147,7 @@ def optimize_command(args, console, load_scene) -> int:
     console.print(f"optimizer: {message}; best of {len(history)} evaluations: objective "
                   f"{first['objective']:.4f} -> {best['objective']:.4f}")
     with atomic_directory(out, args.force) as tmp:
-        path = opt.write_scenario(problem, values, tmp / f"{plain.name}-optimized.yaml")
+        path = opt.write_scenario(problem, values, tmp / f"{output_name(plain.name)}-optimized.yaml")
         verification = None
         if not args.no_verify:
             console.print("verifying: fresh forward solve of the optimized scenario ...")

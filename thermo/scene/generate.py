@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import math
 
+from .schema import MAX_LENGTH_M
+
 RACK = (0.6, 1.2, 2.0)          # width (along the row), depth, height (m)
 AISLE = 1.2                     # hot and cold aisle width (m)
 END_ZONE = 3.6                  # from an end wall to the first rack: CRAH + service aisle (m)
@@ -54,6 +56,9 @@ def generated_hall(racks: int, per_row: int = 24, height: float = 3.6, max_cell:
     pod_depth = 2 * AISLE + 2 * RACK[1]
     length = 2 * END_ZONE + per_row * RACK[0]
     width = 2 * SIDE_MARGIN + pods * pod_depth + AISLE
+    if width > MAX_LENGTH_M:     # refused before a row is laid out (--racks 1000000000)
+        raise ValueError(f"--racks {racks}: the generated hall would be {width:.3g} m wide, beyond the "
+                         f"{MAX_LENGTH_M:g} m a scenario may span")
     row_specs, tile_rows, returns = [], [], []
     left = racks
     rack_flow = 0.0
