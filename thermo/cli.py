@@ -228,7 +228,7 @@ def print_results(summary: dict, console) -> None:
                           f"{_fmt(errors.get('mean_K'), 2)} K over {errors.get('count')} sensors")
     metrics = dict(summary.get("metrics") or {})
     if "energy_balance_pct" in summary:
-        metrics["energy balance (% of IT heat)"] = summary["energy_balance_pct"]
+        metrics["energy balance (%)"] = summary["energy_balance_pct"]
     if metrics:
         table = Table(title="Metrics")
         table.add_column("metric")

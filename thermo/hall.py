@@ -9,7 +9,9 @@
 The coupling (:func:`make_coupling`) runs inside the compiled loop before
 every step: rack exhaust temperatures from the area-mean intake, cooling-unit
 supply temperatures (setpoint, capacity limit), return-opening backflow
-temperatures, tile jet momentum and, in transients, the event schedule.
+temperatures, tile jet momentum, the flows of fan-curve racks (where their
+curve meets the pressure across them, :mod:`thermo.equipment.fans`) and, in
+transients, the event schedule.
 It changes only source and boundary values, never shapes or open fractions.
 """
 
@@ -26,6 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .equipment import rack as rack_model
+from .equipment import fans as fan_model
 from .equipment import cooler as cooler_model
 from .equipment.assembly import FieldArrays
 from .equipment.containment import build_containment
@@ -42,7 +45,7 @@ from .problem import Fluid, Problem
 from .scene.gridgen import generate_grid
 from .scene.load import Scene
 from .scene.schema import SolverSpec
-from .solve import Numerics, RunReport, Solver, SolverDiverged, average_state
+from .solve import Numerics, RunReport, Solver, SolverDiverged, average_state, stable_time_step
 from . import fas
 from . import metrics as m
 
@@ -67,6 +70,7 @@ class HallModel:
       floor_leakage_fraction: open fraction of the raised-floor slab outside tiles.
       layout: optional :class:`thermo.parallel.Layout` to shard the grid over a device
         mesh (``thermo run --devices/--mesh``); None: one device.
+      fans: the fan-curve racks (:class:`thermo.equipment.fans.FanSet`), None without any.
     """
 
     scene: Scene
@@ -86,7 +90,9 @@ class HallModel:
     tanks: immersion.RoomTanks | None = None
     layout: object = None
     coarse_level: object = None   # thermo.fas.CoarseLevel: coarse-grid corrections of the steady march
+    fans: fan_model.FanSet | None = None
     _return_flows: Callable | None = field(default=None, init=False, repr=False, compare=False)
+    _fan_point: Callable | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def cells(self) -> int:
@@ -112,6 +118,14 @@ class HallModel:
         if self._return_flows is None:
             self._return_flows = jax.jit(partial(opening_flows, self.openings))
         return self._return_flows(problem, state)
+
+    def fan_point(self, problem: Problem, state: State) -> fan_model.FanPoint:
+        """The operating point of every fan-curve rack in ``state``
+        (:func:`thermo.equipment.fans.operating_point`, the one the coupling applies),
+        compiled once per model; ``problem``: the model's (uncoupled) problem."""
+        if self._fan_point is None:
+            self._fan_point = jax.jit(lambda p, s: with_fan_flows(self.racks, self.fans, p, s, self.numerics)[1])
+        return self._fan_point(problem, state)
 
 
 @dataclass
@@ -164,18 +178,23 @@ def build(scene: Scene, cell_size: float | None = None, dtype=np.float32, grid: 
     tiles = build_tiles(scene, fields)
     openings = build_openings(scene, fields)
     build_containment(scene, fields)
+    fans = fan_model.build_fans(scene, fields, rack_layers)   # last: it reads what the others wrote
     problem = fields.to_problem(fluid_of(scene), dtype)
     problem = problem.replace(equipment=_swept_values(racks, coolers, dtype))
+    if fans is not None:
+        fans = _replace_fields(fans, stiffness=np.asarray(jax.jit(fan_model.inertial_response)(fans, problem), float))
     numerics = Numerics(turbulence=scene.solver.turbulence, cfl=scene.solver.cfl, limiter=scene.solver.limiter,
                         local_time_step=scene.solver.local_time_step if scene.solver.pseudo_time == "explicit" else 1.0,
                         pseudo_time=scene.solver.pseudo_time,
                         max_dt=scene.solver.cfl * _largest_cell(grid) / max(_equipment_speed(scene, fields), 0.1))
     schedule = build_schedule(scene)
-    steady = make_coupling(racks, coolers, tiles, openings, None, hybrid=hybrid)
-    transient = make_coupling(racks, coolers, tiles, openings, schedule, hybrid=hybrid) if scene.events else steady
+    steady = make_coupling(racks, coolers, tiles, openings, None, hybrid=hybrid, fans=fans, numerics=numerics)
+    transient = make_coupling(racks, coolers, tiles, openings, schedule, hybrid=hybrid, fans=fans,
+                              numerics=numerics) \
+        if scene.events else steady
     return HallModel(scene=scene, grid=grid, problem=problem, numerics=numerics, coupling=steady,
                      transient_coupling=transient, racks=racks, coolers=coolers, tiles=tiles, openings=openings,
-                     schedule=schedule, floor_leakage_fraction=eps, hybrid=hybrid, tanks=tanks)
+                     schedule=schedule, floor_leakage_fraction=eps, hybrid=hybrid, tanks=tanks, fans=fans)
 
 
 def _swept_values(racks, coolers, dtype) -> dict | None:
@@ -219,11 +238,15 @@ def _equipment_speed(scene: Scene, fields: FieldArrays) -> float:
     return max(speeds)
 
 
-def make_coupling(racks, coolers, tiles, openings, schedule: Schedule | None, hybrid=None):
+def make_coupling(racks, coolers, tiles, openings, schedule: Schedule | None, hybrid=None, fans=None,
+                  numerics: Numerics | None = None):
     """The per-step equipment coupling (a pure JAX function, see module docstring).
     With ``schedule`` None the t = 0 configuration is used whatever the (pseudo-)time.
     ``hybrid`` (:class:`~thermo.equipment.hybrid.HybridSet`): cold plates take their share
     of rack power to liquid and rear doors cool the exhaust before the room sees it.
+    ``fans`` (:class:`~thermo.equipment.fans.FanSet`): fan-curve racks, whose flow (and
+    so intake sink, exhaust source, jet and exhaust temperature) follows the pressure
+    across them in ``state`` (``numerics``: the solve's, for the time step that damps them).
     Values present in ``problem.equipment`` (see :mod:`thermo.design`) replace the
     sets' own rack powers and flows, intake weights, cooler flows and setpoints, return
     weights and tile jet coefficients, so gradients reach them."""
@@ -236,6 +259,9 @@ def make_coupling(racks, coolers, tiles, openings, schedule: Schedule | None, hy
         fluid = problem.fluid
         mass_temperature = sources.mass_temperature
         if racks.count:
+            racks, point = with_fan_flows(racks, fans, problem, state, numerics)
+            if point is not None:
+                sources = fan_model.apply_fans(fans, sources, point.flow)
             intake, _ = rack_model.intake_temperatures(racks, temperature)
             power = racks.power if schedule is None else power_at(schedule, racks.power, state.time)
             if hybrid is not None and hybrid.active:
@@ -260,6 +286,19 @@ def make_coupling(racks, coolers, tiles, openings, schedule: Schedule | None, hy
         return problem.replace(sources=sources)
 
     return coupling
+
+
+def with_fan_flows(racks, fans, problem: Problem, state: State, numerics: Numerics):
+    """(``racks`` with the flows of its fan-curve racks at their operating point in ``state``,
+    that :class:`~thermo.equipment.fans.FanPoint`); (``racks``, None) without fan curves.
+    ``numerics``: the solve's, for the global time step of the coming step (it damps the
+    fans' answer to the pressure spike their own change of flow raises)."""
+    if fans is None:
+        return racks, None
+    dt = stable_time_step(problem, numerics, state.velocity, state.eddy_viscosity)
+    point = fan_model.operating_point(fans, problem, state, dt)
+    flow = jnp.asarray(racks.flow, point.flow.dtype).at[fans.rack].set(point.flow)
+    return _replace_fields(racks, flow=flow), point
 
 
 _DESIGN_FIELDS = {"rack_power": (0, "power"), "rack_flow": (0, "flow"), "rack_intake_weight": (0, "intake_weight"),
@@ -296,11 +335,20 @@ def _rack_probe(model: HallModel):
     return probe
 
 
+def supplied_flow(scene: Scene) -> float:
+    """Air supplied to the hall (m^3/s): cooler flows and the fixed flows of inflow tiles
+    (the scale of the energy balance of a hall with no heat, :func:`metrics.energy_balance_reference_W`)."""
+    return float(sum(c.flow for c in scene.coolers) + sum(t.flow for t in scene.tiles if t.flow is not None))
+
+
 def _balance_probe(model: HallModel, coupling):
-    """jitted (problem, state) -> (energy balance (% of rack heat), return temperatures (degC)):
-    the hall-level quantities that must settle besides the rack intakes."""
+    """jitted (problem, state) -> (energy balance (% of :func:`metrics.energy_balance_reference_W`:
+    the rack heat, or the supply's enthalpy flow per kelvin in a hall with little or no heat),
+    return temperatures (degC)): the hall-level quantities that must settle besides the rack intakes."""
     racks, coolers, openings = model.racks, model.coolers, model.openings
-    rack_heat = max(float(np.sum(racks.power)) + source_heat(model.problem), 1.0)
+    rack_heat = float(np.sum(racks.power)) + source_heat(model.problem)
+    air = model.scene.air
+    reference = m.energy_balance_reference_W(rack_heat, supplied_flow(model.scene), air.density * air.heat_capacity)
 
     @jax.jit
     def probe(problem, state):
@@ -309,7 +357,8 @@ def _balance_probe(model: HallModel, coupling):
         hybrid = model.hybrid
         if hybrid is not None and hybrid.active:
             intake, _ = rack_model.intake_temperatures(racks, state.temperature)
-            _, details = hybrid_model.air_exhaust(hybrid, racks, intake, racks.power, current.fluid)
+            racks_now, _ = with_fan_flows(racks, model.fans, problem, state, model.numerics)
+            _, details = hybrid_model.air_exhaust(hybrid, racks_now, intake, racks.power, current.fluid)
             removed = removed + hybrid_model.water_heat(details)
         temps = [jnp.zeros(0, state.temperature.dtype)]
         if coolers.count:
@@ -320,7 +369,7 @@ def _balance_probe(model: HallModel, coupling):
             temps.append(t_ret)
         if openings.count:
             temps.append(opening_flows(openings, current, state)[1])
-        return 100.0 * (removed - rack_heat) / rack_heat, jnp.concatenate(temps)
+        return m.energy_balance_pct(removed, rack_heat, reference), jnp.concatenate(temps)
 
     return probe
 
@@ -396,14 +445,17 @@ def _coarse_start(model: HallModel, coarse_cell, progress):
     if coarse_cell is None:
         return None, None
     h = float(np.max([np.max(np.diff(np.asarray(x))) for x in model.grid.nodes]))
+    sequencing = newton_applies(model) is None
     if coarse_cell == "auto":
         if model.cells < 40000:
             return None, None
-        coarse_cell = 3.0 * h
+        # grid sequencing for Newton: each level twice as coarse (0.1 -> 0.2 -> 0.4 m), each
+        # level started from the next; the march takes one level at three times the cell
+        coarse_cell = (2.0 if sequencing else 3.0) * h
     coarse = build(model.scene, cell_size=float(coarse_cell), dtype=model.problem.geometry.fluid.dtype)
     if model.tanks is not None:
         coarse.problem = immersion.with_room_heat(coarse.tanks, coarse.problem, model.tanks.losses)
-    result = solve(coarse, progress=progress, capture_index=False, coarse_start=None)
+    result = solve(coarse, progress=progress, capture_index=False, coarse_start="auto" if sequencing else None)
     state = interpolate_state(result.state, coarse.grid, model.grid, model.problem.geometry.open)
     info = {"cell_m": float(coarse_cell), "cells": int(coarse.cells), "steps": result.summary["solver"]["steps"],
             "seconds": result.summary["solver"]["seconds"], "reason": result.summary["solver"]["reason"]}
@@ -507,6 +559,63 @@ def _add_tanks(model: HallModel, result: HallResult, results, history) -> None:
                                     immersion.placed_problem(r.problem, lower), r.state))
 
 
+#: Newton-Krylov stops only once the energy balance closes to this (% of the heat), besides its residuals
+NEWTON_BALANCE_PCT = 0.1
+
+
+def newton_applies(model: HallModel) -> str | None:
+    """Why ``model`` is solved by the pseudo-time march instead of Newton-Krylov, or None.
+
+    Return-temperature control is a host-side integral controller between march chunks
+    (:func:`_controller`): it has no place in a steady residual yet, so such halls march."""
+    if model.scene.solver.method != "newton":
+        return "solver.method is march"
+    if model.coolers.count and np.any(model.coolers.return_control > 0):
+        return "return-temperature control of coolers runs between march chunks"
+    return None
+
+
+def _solve_air_newton(model: HallModel, progress: Callable | None, state: State | None):
+    """The room air's steady state by :func:`thermo.solvers.newton.solve_steady`; returns
+    (state, :class:`~thermo.solvers.newton.NewtonReport`).  Converged means both steady
+    residuals below tolerance and the energy balance within ``NEWTON_BALANCE_PCT``."""
+    from .solvers.newton import NewtonOptions, solve_steady
+
+    spec = model.scene.solver
+    rack_probe = _rack_probe(model)
+    balance_probe = _balance_probe(model, model.coupling)
+    n = model.racks.count
+    dtype = model.problem.geometry.fluid.dtype
+    if state is None:
+        state = Solver(model.problem, model.numerics).initial_state()
+    state = state.replace(temperature_residue=None)
+
+    def report(record, current):
+        if progress is None:
+            return
+        values = np.asarray(rack_probe(current))
+        progress({**record, "step": record["march_steps"], "time": 0.0}, float(np.max(values[n:2 * n])) if n
+                 else float("nan"))
+
+    def accept(current):
+        balance = float(balance_probe(model.problem, current)[0])
+        return abs(balance) <= NEWTON_BALANCE_PCT, f"energy balance {balance:+.3f} %"
+
+    options = NewtonOptions(cfl=spec.newton_cfl, tol=spec.newton_tolerance,
+                            max_iterations=spec.newton_max_iterations)
+    return solve_steady(model.problem, model.numerics, state, model.coupling, options, progress=report,
+                        accept=accept, layout=model.layout)
+
+
+def _newton_summary(newton) -> dict:
+    """``summary["solver"]`` entries of a Newton-Krylov solve."""
+    return {"method": "newton", "newton_iterations": newton.newton_iterations,
+            "krylov_iterations": newton.krylov_iterations, "march_steps": newton.march_steps,
+            "residual_momentum": newton.residual_momentum, "residual_temperature": newton.residual_temperature,
+            "residual_tolerance": newton.tolerance, "newton_seconds": newton.seconds,
+            "residual_history": [{k: v for k, v in r.items()} for r in newton.residual_history]}
+
+
 def _solve_air(model: HallModel, progress: Callable | None = None, max_steps: int | None = None,
                capture_index: bool = True, state: State | None = None, window: int = 10,
                coarse_start="auto") -> HallResult:
@@ -553,6 +662,24 @@ def _solve_air(model: HallModel, progress: Callable | None = None, max_steps: in
     coarse_info = None
     if state is None:
         state, coarse_info = _coarse_start(model, coarse_start, progress)
+    newton, march_reason = None, newton_applies(model)
+    if march_reason is None:
+        newton_state, newton = _solve_air_newton(model, progress, state)
+        if newton.converged:
+            report = RunReport(converged=True, steps=newton.march_steps, time=0.0,
+                               seconds=_time.perf_counter() - wall_start, compile_seconds=newton.compile_seconds,
+                               poisson_iterations_per_step=float("nan"), history=[], reason=newton.reason)
+            model_state = newton_state
+            if model.layout is not None:
+                model.problem, model_state = model.layout.gather((model.problem, model_state))
+            result = _finish(model, model_state, report, capture_index)
+            result.summary["solver"].update(_newton_summary(newton))
+            if coarse_info is not None:
+                result.summary["solver"]["coarse_start"] = coarse_info
+            return result
+        # the march with time averaging takes over from where Newton stopped, and says so
+        state = newton_state.replace(temperature_residue=compensation_for(newton_state.temperature.shape,
+                                                                          newton_state.temperature.dtype))
     level = coarse_level(model)
     if level is None:
         solver = Solver(model.problem, model.numerics, chunk=100, coupling=model.coupling, layout=model.layout)
@@ -648,6 +775,9 @@ def _solve_air(model: HallModel, progress: Callable | None = None, max_steps: in
             state = start_state
             average = _Averages(scene.solver.average_window, solver.chunk, n, start=steps)
             recent, balances = [probe(state)[0]], []
+    if newton is not None:
+        reason = (f"Newton-Krylov did not converge ({newton.reason}); the pseudo-time march with time "
+                  f"averaging took over from its last state: {reason}")
     if fallback_step is not None:
         reason += (f" (after {fallback_step} steps with local time stepping, under which the rack intakes kept "
                    "oscillating, the run started again from its starting state with one global step)")
@@ -665,6 +795,11 @@ def _solve_air(model: HallModel, progress: Callable | None = None, max_steps: in
     result = _finish(model, state, report, capture_index)
     if coarse_info is not None:
         result.summary["solver"]["coarse_start"] = coarse_info
+    result.summary["solver"]["method"] = "march"
+    if newton is not None:
+        result.summary["solver"]["newton"] = _newton_summary(newton)
+    elif march_reason:
+        result.summary["solver"]["march_reason"] = march_reason
     if converged and average.summary is not None:
         result.summary["solver"]["averaged"] = average.summary_dict(model)
     if fallback_step is not None:
@@ -989,6 +1124,13 @@ def summarize(model: HallModel, state: State, report: RunReport, capture_cold=No
     rho_cp = float(fluid.density) * float(fluid.heat_capacity)
     racks, coolers = model.racks, model.coolers
     cls = scene.ashrae_class
+    fan_point = None
+    if model.fans is not None:
+        # fan-curve racks at the operating point the coupling applies to this state
+        fan_point = jax.tree_util.tree_map(lambda v: np.asarray(v, float), model.fan_point(model.problem, state))
+        flows = np.asarray(racks.flow, float).copy()
+        flows[model.fans.rack] = fan_point.flow
+        racks = _replace_fields(racks, flow=flows)
 
     # racks
     power = power_at_host(model.schedule, racks.power, time) if coupling is model.transient_coupling else racks.power
@@ -1014,6 +1156,7 @@ def summarize(model: HallModel, state: State, report: RunReport, capture_cold=No
             "ashrae": m.ashrae_status(server_max[k], server_min[k], cls),
             "capture_index_cold": None if capture_cold is None else _num(capture_cold[k]),
             "capture_index_hot": None if capture_hot is None else _num(capture_hot[k])})
+    warnings = _fan_rows(model, fan_point, rack_rows, exhaust - server_mean) if fan_point is not None else []
 
     # coolers
     running = running_at_host(model.schedule, coolers.count, time) if coupling is model.transient_coupling \
@@ -1054,7 +1197,7 @@ def summarize(model: HallModel, state: State, report: RunReport, capture_cold=No
         hybrid_rows = hybrid_model.summary_rows(hybrid, scene, details, float(fluid.density))
         water_W = float(hybrid_model.water_heat(details))
         removed += water_W
-    balance = 100.0 * (removed - heat_in) / heat_in if heat_in > 0 else 0.0
+    balance = m.energy_balance_pct(removed, heat_in, m.energy_balance_reference_W(heat_in, supplied_flow(scene), rho_cp))
 
     # room-level metrics
     supply_flows, supply_temps, return_flows, return_temps = [], [], [], []
@@ -1129,6 +1272,7 @@ def summarize(model: HallModel, state: State, report: RunReport, capture_cold=No
         "scenario": scene.name,
         "racks": rack_rows, "coolers": cooler_rows, "tiles": tile_rows, "returns": return_rows,
         "metrics": metrics, "energy_balance_pct": float(balance),
+        **({"warnings": warnings} if warnings else {}),
         **hybrid_rows, **({"facility": facility} if facility is not None else {}),
         "grid": {"cells": int(model.cells), "shape": list(model.grid.shape),
                  "min_cell_m": float(min(w.min() for w in widths)), "max_cell_m": float(max(w.max() for w in widths))},
@@ -1138,6 +1282,30 @@ def summarize(model: HallModel, state: State, report: RunReport, capture_cold=No
                    "reason": report.reason or ("completed" if report.converged else "")},
     }
     return summary, _equipment(model, rack_rows, cooler_rows, tile_rows, return_rows, hybrid_rows)
+
+
+def _fan_rows(model: HallModel, point, rack_rows: list, rise) -> list:
+    """Add each fan-curve rack's operating point to its row of ``rack_rows`` (``fan_flow_m3s``,
+    ``fan_pressure_Pa``: the rise back - front its fans deliver, ``fan_stalled``); returns a
+    warning for every rack whose curve cannot meet the room's pressure (``rise``: exhaust over
+    server inlet, K, per rack)."""
+    fans = model.fans
+    stalled = fan_model.stalled(fans, point.raw_flow)
+    shut_off = fan_model.shut_off_pressure(fans)
+    warnings = []
+    for i, k in enumerate(np.asarray(fans.rack)):
+        row = rack_rows[k]
+        row.update(fan_flow_m3s=float(point.flow[i]), fan_pressure_Pa=float(point.pressure[i]),
+                   fan_stalled=bool(stalled[i]))
+        if stalled[i]:
+            warnings.append(
+                f"rack {row['name']}: its fan curve cannot meet the room's pressure: the air behind it is "
+                f"{point.pressure[i]:.1f} Pa above the air in front of it, against a shut-off pressure of "
+                f"{shut_off[i]:.1f} Pa at its speed, so its fans stall; the model holds its flow at "
+                f"{point.flow[i]:.3f} m3/s ({100 * fan_model.MIN_FLOW_FRACTION:g} % of its free delivery "
+                f"{fans.free_flow[i]:.3f} m3/s) and its exhaust leaves {float(rise[k]):.0f} K above its inlet "
+                "(reverse flow through a stalled rack is not modelled)")
+    return warnings
 
 
 def _equipment(model, rack_rows, cooler_rows, tile_rows, return_rows, hybrid_rows=None) -> list:

@@ -13,8 +13,12 @@ Capture Index, which needs two passive scalars solved in the converged flow.
 * SHI = sum m (T_in - T_ref) / sum m (T_out - T_ref), RHI = 1 - SHI (Sharma et
   al. 2002), T_ref the flow-weighted mean supply temperature.
 * Capture indices (VanGilder & Shrivastava 2007), see :func:`capture_indices`.
-* Energy balance: (return enthalpy flow) - (supply enthalpy flow) - (rack heat),
-  in % of the rack heat, see :func:`energy_balance`.
+* Energy balance: (return enthalpy flow) - (supply enthalpy flow) - (rack heat), in % of
+  the rack heat, or of the supplied enthalpy flow per kelvin where that is larger (a hall
+  with little or no heat), see :func:`energy_balance_pct`.
+
+Metrics that need heat (RTI, SHI, RHI) are NaN (``null`` in summary.json, ``n/a`` in the
+tables) in a hall whose racks put no heat into the air: not applicable, not a division by zero.
 """
 
 from __future__ import annotations
@@ -61,17 +65,46 @@ def rci(intake_C, weights=None, ashrae_class: str = "A1") -> tuple[float, float]
 
 
 def rti(return_C: float, supply_C: float, equipment_rise_K: float) -> float:
-    """Return Temperature Index (%): (T_return - T_supply) / dT_equipment x 100."""
+    """Return Temperature Index (%): (T_return - T_supply) / dT_equipment x 100; NaN (not
+    applicable) when the equipment does not warm its air (idle racks, no heat)."""
+    if not equipment_rise_K > 0:
+        return float("nan")
     return float(100.0 * (return_C - supply_C) / equipment_rise_K)
 
 
 def shi_rhi(inlet_C, outlet_C, mass_flows, reference_C: float) -> tuple[float, float]:
-    """(SHI, RHI) from rack inlet and outlet means (degC), rack mass flows and the supply temperature."""
+    """(SHI, RHI) from rack inlet and outlet means (degC), rack mass flows and the supply
+    temperature; NaN (not applicable) when the racks put no heat into their air: SHI is a
+    share of that heat's temperature rise."""
     m = np.asarray(mass_flows, float)
-    rise_in = np.sum(m * (np.asarray(inlet_C) - reference_C))
-    rise_out = np.sum(m * (np.asarray(outlet_C) - reference_C))
+    inlet, outlet = np.asarray(inlet_C, float), np.asarray(outlet_C, float)
+    if not np.sum(m * (outlet - inlet)) > 0:
+        return float("nan"), float("nan")
+    rise_in = np.sum(m * (inlet - reference_C))
+    rise_out = np.sum(m * (outlet - reference_C))
     shi = float(rise_in / rise_out) if rise_out != 0 else float("nan")
     return shi, 1.0 - shi
+
+
+#: Temperature change (K) of the supply air whose enthalpy flow scales the energy balance of a
+#: hall with little or no heat: an imbalance of 0.2 % (``thermo.hall.BALANCE_TOLERANCE_PCT``)
+#: is then a 0.002 K error of the mean return temperature, as in a heated hall it is 0.2 % of
+#: the heat.
+BALANCE_SCALE_RISE_K = 1.0
+
+
+def energy_balance_reference_W(heat_W: float, supply_flow_m3s: float, rho_cp: float) -> float:
+    """The heat flow (W) that the energy balance is measured against: the heat released in
+    the hall (racks, tank surfaces), or the enthalpy flow of the supplied air per
+    :data:`BALANCE_SCALE_RISE_K` where that is larger, so that an idle hall has a balance
+    (its imbalance against the air it moves) instead of a division by zero; at least 1 W."""
+    return float(max(heat_W, rho_cp * supply_flow_m3s * BALANCE_SCALE_RISE_K, 1.0))
+
+
+def energy_balance_pct(removed_W, heat_W, reference_W):
+    """(heat removed - heat released) in % of ``reference_W``
+    (:func:`energy_balance_reference_W`); works on floats and traced JAX values."""
+    return 100.0 * (removed_W - heat_W) / reference_W
 
 
 def rack_crossing_times(times_s, inlet_max_C, limit_C: float) -> list:

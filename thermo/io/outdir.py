@@ -94,6 +94,8 @@ def check_target(target, force: bool = False, inputs=()) -> Path:
         if _within(source, resolved):
             raise OutputPathError(f"output folder {target} {'is' if source == resolved else 'holds'} the input "
                                   f"{given}; writing the outputs there would replace it: choose another --out")
+    if (target.exists() or target.is_symlink()) and not target.is_dir():
+        raise OutputExists(f"output path {target} exists and is not a folder")
     existing = next(p for p in [resolved, *resolved.parents] if p.exists() or p == p.parent)
     if not os.access(existing, os.W_OK | os.X_OK):
         where = "" if existing == resolved else f" ({existing}, where it would be created)"

@@ -180,7 +180,7 @@ def render_report(summary: dict, images: dict | None = None) -> str:
         out += ["## Metrics", ""]
         rows = [[k, _num(v, 2)] for k, v in metrics.items() if not isinstance(v, (dict, list))]
         if "energy_balance_pct" in summary:
-            rows.append(["energy balance (% of IT heat)", _num(summary["energy_balance_pct"], 3)])
+            rows.append(["energy balance (%)", _num(summary["energy_balance_pct"], 3)])
         out += _table(["metric", "value"], rows)
 
     facility = summary.get("facility")

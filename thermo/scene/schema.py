@@ -62,6 +62,13 @@ def _bounded_length(value):
     return value
 
 
+def _named(text: str) -> str:
+    # the name titles every table and, sanitized, names the default output folder
+    if not text.strip():
+        raise ValueError("must not be empty")
+    return text
+
+
 Number = Annotated[float, _quantity("dimensionless")]
 Length = Annotated[float, _quantity("length"), AfterValidator(_bounded_length)]
 Area = Annotated[float, _quantity("area")]
@@ -153,7 +160,11 @@ class SolverSpec(Strict):
     monitor_tolerance: Annotated[TemperatureDifference, Field(gt=0)] = 0.05
     pseudo_time: Literal["explicit", "implicit"] = "explicit"
     cfl: Annotated[Number, Field(gt=0, le=100)] = 0.45
-    limiter: Literal["koren", "smooth", "van_leer", "minmod", "upwind"] = "koren"
+    limiter: Literal["koren", "smooth", "van_leer", "minmod", "upwind"] = "smooth"
+    method: Literal["newton", "march"] = "newton"
+    newton_cfl: Annotated[Number, Field(gt=0, le=20)] = 5.0
+    newton_tolerance: Annotated[Number, Field(gt=0, lt=1)] | None = None
+    newton_max_iterations: Annotated[int, Field(gt=0, le=500)] = 40
     local_time_step: Annotated[Number, Field(ge=1, le=100)] = 10.0
     average_window: Annotated[int, Field(ge=0)] = 2000
     average_tolerance: Annotated[TemperatureDifference, Field(gt=0)] = 0.25
@@ -715,7 +726,7 @@ class Optimize(Strict):
 class ScenarioFile(Strict):
     """The top level of a scenario file."""
 
-    name: str
+    name: Annotated[str, AfterValidator(_named)]
     description: str = ""
     air: Air = Air()
     room: Room
