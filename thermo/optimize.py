@@ -132,6 +132,12 @@ def problem_from_scene(path, overrides: dict | None = None) -> Problem:
         raise ScenarioError("optimize", "", f"{path} has no optimize: section (objective, parameters, ...)")
     if overrides:
         spec = spec.model_copy(update={k: v for k, v in overrides.items() if v is not None})
+    for rack in plain.racks:
+        if rack.airflow.fan_curve is not None:
+            # thermo.design holds each rack's flow to its airflow rule; a fan curve's flow follows the solution
+            raise ScenarioError(f"rack {rack.name}", "airflow.fan_curve", "thermo optimize does not model fan "
+                                "curves yet (its design model holds rack flows fixed); give the rack airflow.flow "
+                                "at the operating point that thermo run reports (fan_flow_m3s)")
     movable = {}
     for p in spec.parameters:
         if p.name.endswith(".position"):

@@ -39,7 +39,8 @@ class RackSet:
       intake_cells, intake_weight, intake_rack: flat cell index, face area (m^2)
         and rack number of every cell in front of a front face.
       exhaust_cells, exhaust_rack: the same behind the back faces.
-      flow: server air flow Q per rack (m^3/s).
+      flow: server air flow Q per rack (m^3/s); for a fan-curve rack its free delivery,
+        which the coupling replaces by the operating point (:mod:`.fans`).
       power: rated power P per rack (W).
       leakage: blanking leakage fraction f per rack.
     """
@@ -73,9 +74,12 @@ def build_racks(scene, fields) -> tuple[RackSet, list]:
         room_flow = q * (1.0 - rack.blanking_leakage)
         front = box_face_layer(grid, rack.position, rack.size, "front", rack.facing)
         back = box_face_layer(grid, rack.position, rack.size, "back", rack.facing)
-        add_flow(fields, front, -room_flow)
-        add_flow(fields, back, room_flow)
-        np.add.at(fields.momentum[back.axis].reshape(-1), back.far_faces, jet_acceleration(grid, back, room_flow))
+        if rack.airflow.fan_curve is None:
+            # a fan-curve rack's flow follows the solution: the coupling sets it (.fans)
+            add_flow(fields, front, -room_flow)
+            add_flow(fields, back, room_flow)
+            np.add.at(fields.momentum[back.axis].reshape(-1), back.far_faces,
+                      jet_acceleration(grid, back, room_flow))
         ic.append(front.cells)
         iw.append(front.areas)
         ir.append(np.full(len(front.cells), k))

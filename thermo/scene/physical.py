@@ -208,7 +208,9 @@ def check_air_speeds(scene) -> list[str]:
     for r in scene.racks:
         label = f"rack {r.name}"
         flow = scene.rack_flow(r)
-        rule = next(k for k in ("flow", "flow_per_kw", "design_rise") if getattr(r.airflow, k) is not None)
+        # a fan curve is checked at its free delivery, the largest flow it gives a room that does not push
+        rule = next(k for k in ("flow", "flow_per_kw", "design_rise", "fan_curve")
+                    if getattr(r.airflow, k) is not None)
         field = "power" if rule == "design_rise" else f"airflow.{rule}"
         face = _face(label, "intake", r.position, r.size, "front", r.facing)
         speed(label, field, flow, face.area, f"{r.power / 1e3:g} kW" if field == "power" else f"{flow:.3g} m^3/s")
