@@ -609,7 +609,8 @@ def _solve_air_newton(model: HallModel, progress: Callable | None, state: State 
 
 def _newton_summary(newton) -> dict:
     """``summary["solver"]`` entries of a Newton-Krylov solve."""
-    return {"method": "newton", "newton_iterations": newton.newton_iterations,
+    return {"method": "newton", "pseudo_time": "implicit", "cfl": newton.cfl,
+            "newton_iterations": newton.newton_iterations,
             "krylov_iterations": newton.krylov_iterations, "march_steps": newton.march_steps,
             "residual_momentum": newton.residual_momentum, "residual_temperature": newton.residual_temperature,
             "residual_tolerance": newton.tolerance, "newton_seconds": newton.seconds,

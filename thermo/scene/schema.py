@@ -160,8 +160,8 @@ class SolverSpec(Strict):
     monitor_tolerance: Annotated[TemperatureDifference, Field(gt=0)] = 0.05
     pseudo_time: Literal["explicit", "implicit"] = "explicit"
     cfl: Annotated[Number, Field(gt=0, le=100)] = 0.45
-    limiter: Literal["koren", "smooth", "van_leer", "minmod", "upwind"] = "smooth"
-    method: Literal["newton", "march"] = "newton"
+    limiter: Literal["koren", "smooth", "van_leer", "minmod", "upwind"] = "koren"
+    method: Literal["newton", "march"] = "march"
     newton_cfl: Annotated[Number, Field(gt=0, le=20)] = 5.0
     newton_tolerance: Annotated[Number, Field(gt=0, lt=1)] | None = None
     newton_max_iterations: Annotated[int, Field(gt=0, le=500)] = 40
@@ -169,6 +169,15 @@ class SolverSpec(Strict):
     average_window: Annotated[int, Field(ge=0)] = 2000
     average_tolerance: Annotated[TemperatureDifference, Field(gt=0)] = 0.25
     coarse_correction: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _newton_solves_a_smooth_scheme(cls, data):
+        # Newton needs a continuously differentiable scheme (kinks stall it): the smooth
+        # limiter unless the file names another
+        if isinstance(data, dict) and data.get("method") == "newton" and "limiter" not in data:
+            return {**data, "limiter": "smooth"}
+        return data
 
     @model_validator(mode="before")
     @classmethod

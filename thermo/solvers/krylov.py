@@ -5,8 +5,8 @@ One Krylov method serves the forward Newton systems of :mod:`thermo.solvers.newt
 linear system given as a matrix-free product.  The Arnoldi process uses classical
 Gram-Schmidt applied twice (as accurate as the modified process and two matrix
 products with the basis instead of a loop over it); after every product the small
-least-squares problem is solved again to get the residual estimate, so a cycle stops
-as soon as the tolerance is met instead of filling its basis.  Every cycle ends with
+Hessenberg column is rotated into triangular form (Givens), which gives the residual
+estimate, so a cycle stops as soon as the tolerance is met instead of filling its basis.  Every cycle ends with
 the true residual ``b - A x`` (one more product), which decides convergence, so
 round-off in the basis cannot fake it.
 """
@@ -18,6 +18,7 @@ from typing import Callable
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
+from jax.scipy.linalg import solve_triangular
 
 
 def gmres(matvec: Callable, b, x0=None, restart: int = 40, max_cycles: int = 4, tol: float = 1e-2):
@@ -34,24 +35,29 @@ def gmres(matvec: Callable, b, x0=None, restart: int = 40, max_cycles: int = 4, 
     rows = jnp.arange(restart + 1)
     columns = jnp.arange(restart)
 
-    def least_squares(hessenberg, beta, j):
-        """Coefficients and residual norm of the Krylov space of the first j + 1 vectors."""
-        kept = jnp.where(columns[None, :] <= j, hessenberg, 0.0)
-        rhs = jnp.zeros(restart + 1, dtype).at[0].set(beta)
-        y = jnp.linalg.lstsq(kept, rhs)[0]
-        return y, jnp.linalg.norm(kept @ y - rhs)
+    def rotate_column(column, cosines, sines, j):
+        """Apply the first j Givens rotations to a Hessenberg column (entries 0..j+1)."""
+        def apply(i, c):
+            a, b = c[i], c[i + 1]
+            return c.at[i].set(cosines[i] * a + sines[i] * b).at[i + 1].set(-sines[i] * a + cosines[i] * b)
+        return lax.fori_loop(0, j, apply, column)
 
     def cycle(x, r):
         beta = jnp.linalg.norm(r)
         basis = jnp.zeros((restart + 1, b.shape[0]), dtype).at[0].set(r / jnp.maximum(beta, tiny))
-        hessenberg = jnp.zeros((restart + 1, restart), dtype)
+        triangle = jnp.zeros((restart + 1, restart), dtype)
+        cosines = jnp.zeros(restart, dtype)
+        sines = jnp.zeros(restart, dtype)
+        rotated_rhs = jnp.zeros(restart + 1, dtype).at[0].set(beta)
 
         def going(carry):
-            j, _, _, estimate = carry
+            j, *_, estimate = carry
             return (j < restart) & (estimate > tol * b_norm) & jnp.isfinite(estimate)
 
         def arnoldi(carry):
-            j, basis, hessenberg, _ = carry
+            # the Hessenberg matrix is reduced to triangular form as it grows (Givens
+            # rotations), so |last entry of the rotated right-hand side| is the residual
+            j, basis, triangle, cosines, sines, rotated_rhs, _ = carry
             w = matvec(basis[j])
             known = rows <= j
             h = jnp.where(known, basis @ w, 0.0)
@@ -60,12 +66,23 @@ def gmres(matvec: Callable, b, x0=None, restart: int = 40, max_cycles: int = 4, 
             w = w - h2 @ basis
             norm = jnp.linalg.norm(w)
             basis = basis.at[j + 1].set(w / jnp.maximum(norm, tiny))
-            hessenberg = hessenberg.at[:, j].set((h + h2).at[j + 1].set(norm))
-            _, estimate = least_squares(hessenberg, beta, j)
-            return j + 1, basis, hessenberg, estimate
+            column = rotate_column((h + h2).at[j + 1].set(norm), cosines, sines, j)
+            a, c = column[j], column[j + 1]
+            radius = jnp.maximum(jnp.hypot(a, c), tiny)
+            cos, sin = a / radius, c / radius
+            column = column.at[j].set(radius).at[j + 1].set(0.0)
+            top = rotated_rhs[j]
+            rotated_rhs = rotated_rhs.at[j].set(cos * top).at[j + 1].set(-sin * top)
+            return (j + 1, basis, triangle.at[:, j].set(column), cosines.at[j].set(cos), sines.at[j].set(sin),
+                    rotated_rhs, jnp.abs(rotated_rhs[j + 1]))
 
-        j, basis, hessenberg, _ = lax.while_loop(going, arnoldi, (jnp.asarray(0), basis, hessenberg, beta))
-        y, _ = least_squares(hessenberg, beta, j - 1)
+        j, basis, triangle, _, _, rotated_rhs, _ = lax.while_loop(
+            going, arnoldi, (jnp.asarray(0), basis, triangle, cosines, sines, rotated_rhs, beta))
+        # back substitution on the leading j x j triangle (unit diagonal beyond it, zero rhs)
+        used = columns < j
+        square = triangle[:restart, :]
+        square = jnp.where(used[:, None] & used[None, :], square, 0.0) + jnp.diag(jnp.where(used, 0.0, 1.0))
+        y = solve_triangular(square, jnp.where(used, rotated_rhs[:restart], 0.0), lower=False)
         return x + y @ basis[:restart], j
 
     def cond(carry):
