@@ -208,3 +208,35 @@ def test_optimize_refuses_fan_curves_by_name(tmp_path):
     with pytest.raises(ScenarioError) as error:
         problem_from_scene(path)
     assert error.value.object == "rack A01" and error.value.field == "airflow.fan_curve"
+
+
+def test_terminal_rack_table_shows_operating_points_and_the_stall(starved):
+    import io
+
+    from rich.console import Console
+
+    from thermo.cli import print_results
+
+    buffer = io.StringIO()
+    print_results(starved[1].summary, Console(file=buffer, width=160, color_system=None))
+    text = buffer.getvalue()
+    assert "fan dp (Pa)" in text and "flow (m3/s)" in text
+    b03 = next(line for line in text.splitlines() if "B03" in line)
+    assert "stalled" in b03 and "0.020" in b03
+
+
+def test_a_fan_rack_whose_intake_cells_all_carry_another_racks_flow_is_refused():
+    # two fan-curve racks face each other across a 0.6 m aisle: at 0.6 m cells both draw from one cell layer
+    raw = {"name": "t", "room": {"size": [3.0, 4.2, 3.0]},
+           "racks": [{**RACK, "name": "A01", "position": [1.2, 0.6], "airflow": {"fan_curve": CURVE}},
+                     {**RACK, "name": "B01", "position": [1.2, 2.4], "facing": "-y",
+                      "airflow": {"fan_curve": CURVE}}],
+           "tiles": [{"name": "T", "position": [0.0, 0.0], "size": [0.6, 0.6], "flow": 0.5, "temperature": 18}],
+           "returns": [{"name": "R", "surface": "ceiling", "position": [2.4, 3.6], "size": [0.6, 0.6]}]}
+    scene = thermo.scene.from_dict(raw)
+    with pytest.raises(ScenarioError) as error:
+        thermo.hall.build(scene, cell_size=0.6)
+    assert error.value.object == "rack A01" and error.value.field == "airflow.fan_curve"
+    assert "smaller cell" in error.value.message
+    model = thermo.hall.build(scene, cell_size=0.2)               # three cells across: each its own layer
+    assert model.fans.count == 2 and np.all(model.fans.read_share == 1.0)

@@ -225,3 +225,14 @@ def test_run_with_a_bad_sensors_file_stops_before_solving(tmp_path, capsys):
     err = capsys.readouterr().err
     assert f"error: sensors {bad}: row 2: x, y, z: inside rack A01" in err and "Traceback" not in err
     assert not out.exists()
+
+
+def test_check_validates_the_scenarios_sensors_file(tmp_path, capsys):
+    _file(tmp_path, GOOD)
+    scenario = tmp_path / "hall.yaml"
+    scenario.write_text(HALL_SMALL.read_text() + "\nsensors: sensors.csv\n")
+    assert cli.main(["check", str(scenario), "--cell", "0.6"]) == 0
+    assert "sensors" in capsys.readouterr().out
+    _file(tmp_path, "name,x,y,z,temperature_C\nS,1,1,1,20\nS,1,2,1,20\n")
+    assert cli.main(["check", str(scenario), "--cell", "0.6"]) == 2
+    assert "row 3: name: duplicate of row 2" in capsys.readouterr().err
