@@ -75,7 +75,7 @@ def test_with_solver_keeps_the_design_and_validates_the_setting():
     assert upwind.scene.solver.limiter == "upwind" and scene.scene.solver.limiter != "upwind"
     assert upwind.values == scene.values and upwind.bounds() == scene.bounds()
     assert upwind.model(np.float32).numerics_base.limiter == "upwind"
-    with pytest.raises(ScenarioError, match="solver: limiter: Input should be"):
+    with pytest.raises(ScenarioError, match="solver: limiter: must be one of"):
         scene.with_solver(limiter="superbee-ish")
 
 
