@@ -156,6 +156,12 @@ def bench_case(scene, cell: float | None = None, precision: str = "f32", max_ste
         "coarse_steps": coarse_steps,
         "coarse_cells": coarse_cells,
         "coarse_correction": result.summary["solver"].get("coarse_correction"),
+        # the steady solver that gave the answer, and Newton's work where it ran
+        "method": result.summary["solver"].get("method"),
+        "newton_iterations": (result.summary["solver"].get("newton_iterations")
+                              or (result.summary["solver"].get("newton") or {}).get("newton_iterations")),
+        "krylov_iterations": (result.summary["solver"].get("krylov_iterations")
+                              or (result.summary["solver"].get("newton") or {}).get("krylov_iterations")),
         # the answer, to compare runs: [mean, max] intake temperature of every rack (degC)
         "rack_inlets_C": [[row["inlet_mean_C"], row["inlet_max_C"]] for row in result.summary.get("racks", [])],
         "converged": bool(report.converged),
