@@ -102,3 +102,22 @@ def test_newton_that_cannot_converge_hands_over_to_the_march_and_says_so(tiny_ne
     assert solver["method"] == "march" and solver["newton"]["newton_iterations"] == 1
     assert solver["reason"].startswith("Newton-Krylov did not converge")
     assert "march" in solver["reason"]
+
+
+def test_a_diverged_solve_carries_its_state_so_the_message_can_say_where(tiny_newton):
+    """Both steady solvers attach the state to SolverDiverged; thermo.diagnostics then names the
+    first non-finite quantity and where it is (the CLI prints it)."""
+    from thermo.diagnostics import describe_non_finite
+    from thermo.solve import SolverDiverged
+
+    model, result = tiny_newton
+    temperature = np.asarray(result.state.temperature).copy()
+    fluid_cells = np.argwhere(np.asarray(model.problem.geometry.fluid) > 0)
+    cell = fluid_cells[len(fluid_cells) // 2]
+    temperature[tuple(cell)] = np.nan
+    poisoned = result.state.replace(temperature=jnp.asarray(temperature))
+    with pytest.raises(SolverDiverged) as caught:
+        hall.solve(model, state=poisoned, capture_index=False)
+    assert caught.value.state is not None
+    text = describe_non_finite(model, caught.value.state)
+    assert text is not None and "non-finite" in text

@@ -70,6 +70,7 @@ from jax.flatten_util import ravel_pytree
 
 from .fields import State, initial_state as _rest_state
 from .problem import Problem
+from .solvers.krylov import extend_basis
 from .solve import (Numerics, Precomputed, _run_chunk, precompute, relative_time_steps,
                     scaled_pressure_hierarchy, stable_time_step, step)
 
@@ -338,7 +339,6 @@ def _krylov(transpose_step, b, restart: int, budget, tol, max_power: int = 256):
     n, dtype = b.shape[0], b.dtype
     tiny = jnp.asarray(np.finfo(np.dtype(dtype)).tiny, dtype)
     b_norm = jnp.maximum(jnp.linalg.norm(b), tiny)
-    rows = jnp.arange(restart + 1)
 
     def power(v, k):
         return lax.fori_loop(0, k, lambda i, w: transpose_step(w), v)
@@ -358,16 +358,8 @@ def _krylov(transpose_step, b, restart: int, budget, tol, max_power: int = 256):
 
         def arnoldi(j, carry):
             basis, hessenberg = carry
-            w = basis[j] - power(basis[j], k)
-            known = rows <= j
-            h = jnp.where(known, basis @ w, 0.0)
-            w = w - h @ basis
-            h2 = jnp.where(known, basis @ w, 0.0)
-            w = w - h2 @ basis
-            norm = jnp.linalg.norm(w)
-            basis = basis.at[j + 1].set(w / jnp.maximum(norm, tiny))
-            hessenberg = hessenberg.at[:, j].set((h + h2).at[j + 1].set(norm))
-            return basis, hessenberg
+            basis, column = extend_basis(basis, basis[j] - power(basis[j], k), j)
+            return basis, hessenberg.at[:, j].set(column)
 
         basis, hessenberg = lax.fori_loop(0, restart, arnoldi, (basis, hessenberg))
         rhs = jnp.zeros(restart + 1, dtype).at[0].set(beta)

@@ -717,7 +717,7 @@ def _solve_air(model: HallModel, progress: Callable | None = None, max_steps: in
         iterations += int(diag["poisson_iterations"])
         if not bool(diag["finite"]):
             raise SolverDiverged(f"hall {scene.name!r}: the solution diverged by step {steps}; "
-                                 "try a smaller solver.cfl or a finer grid near fast jets")
+                                 "try a smaller solver.cfl or a finer grid near fast jets", state)
         values, balance = probe(state)
         record = {"step": steps, "time": float(state.time), "rate_velocity": float(diag["rate_velocity"]),
                   "rate_temperature": float(diag["rate_temperature"]),

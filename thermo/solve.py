@@ -42,7 +42,14 @@ from .problem import Problem
 
 
 class SolverDiverged(RuntimeError):
-    """The solution blew up (non-finite or runaway values)."""
+    """The solution blew up (non-finite or runaway values).
+
+    ``state``: the state in which it was found (None if not known), so that the caller can
+    say which quantity went non-finite first and where (:func:`thermo.diagnostics.describe_non_finite`)."""
+
+    def __init__(self, message: str, state=None):
+        super().__init__(message)
+        self.state = state
 
 
 @dataclass(frozen=True)
@@ -710,7 +717,8 @@ class Solver:
                       "rate_temperature": float(diag["rate_temperature"]),
                       "poisson_iterations": int(diag["poisson_iterations"]) / max(int(diag["steps"]), 1)}
             if not bool(diag["finite"]):
-                raise SolverDiverged(f"solution diverged (non-finite values) by step {steps}, t = {float(state.time):.4g} s")
+                raise SolverDiverged(f"solution diverged (non-finite values) by step {steps}, t = {float(state.time):.4g} s",
+                                     state)
             change = 0.0
             if monitor is not None:
                 current = np.asarray(monitor(state))
@@ -752,7 +760,7 @@ class Solver:
                 state, diag = self.run_chunk(state, max_steps_per_report, until_time=target)
                 steps += int(diag["steps"])
                 if not bool(diag["finite"]):
-                    raise SolverDiverged(f"solution diverged (non-finite values) at t = {float(state.time):.4g} s")
+                    raise SolverDiverged(f"solution diverged (non-finite values) at t = {float(state.time):.4g} s", state)
             snapshots.append(state)
             if progress is not None:
                 progress({"time": float(state.time), "step": steps}, state)

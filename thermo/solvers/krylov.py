@@ -21,6 +21,19 @@ from jax import lax
 from jax.scipy.linalg import solve_triangular
 
 
+def extend_basis(basis, w, j):
+    """Orthonormalise the product ``w`` of basis vector ``j`` against vectors 0..j (classical
+    Gram-Schmidt applied twice) and store it as vector j + 1; returns (basis, Hessenberg column)."""
+    tiny = jnp.asarray(np.finfo(np.dtype(basis.dtype)).tiny, basis.dtype)
+    known = jnp.arange(basis.shape[0]) <= j
+    h = jnp.where(known, basis @ w, 0.0)
+    w = w - h @ basis
+    h2 = jnp.where(known, basis @ w, 0.0)
+    w = w - h2 @ basis
+    norm = jnp.linalg.norm(w)
+    return basis.at[j + 1].set(w / jnp.maximum(norm, tiny)), (h + h2).at[j + 1].set(norm)
+
+
 def gmres(matvec: Callable, b, x0=None, restart: int = 40, max_cycles: int = 4, tol: float = 1e-2):
     """Solve ``matvec(x) = b`` for a flat vector ``b`` by GMRES(``restart``).
 
@@ -32,7 +45,6 @@ def gmres(matvec: Callable, b, x0=None, restart: int = 40, max_cycles: int = 4, 
     tiny = jnp.asarray(np.finfo(np.dtype(dtype)).tiny, dtype)
     b_norm = jnp.maximum(jnp.linalg.norm(b), tiny)
     tol = jnp.asarray(tol, dtype)
-    rows = jnp.arange(restart + 1)
     columns = jnp.arange(restart)
 
     def rotate_column(column, cosines, sines, j):
@@ -58,15 +70,8 @@ def gmres(matvec: Callable, b, x0=None, restart: int = 40, max_cycles: int = 4, 
             # the Hessenberg matrix is reduced to triangular form as it grows (Givens
             # rotations), so |last entry of the rotated right-hand side| is the residual
             j, basis, triangle, cosines, sines, rotated_rhs, _ = carry
-            w = matvec(basis[j])
-            known = rows <= j
-            h = jnp.where(known, basis @ w, 0.0)
-            w = w - h @ basis
-            h2 = jnp.where(known, basis @ w, 0.0)
-            w = w - h2 @ basis
-            norm = jnp.linalg.norm(w)
-            basis = basis.at[j + 1].set(w / jnp.maximum(norm, tiny))
-            column = rotate_column((h + h2).at[j + 1].set(norm), cosines, sines, j)
+            basis, column = extend_basis(basis, matvec(basis[j]), j)
+            column = rotate_column(column, cosines, sines, j)
             a, c = column[j], column[j + 1]
             radius = jnp.maximum(jnp.hypot(a, c), tiny)
             cos, sin = a / radius, c / radius

@@ -318,7 +318,7 @@ def solve_steady(problem: Problem, numerics: Numerics, state: State, coupling: C
                   "seconds": _time.perf_counter() - start, **extra}
         if not (np.isfinite(m) and np.isfinite(t)):
             raise SolverDiverged(f"the steady solve diverged (non-finite residual) after {totals['march']} "
-                                 f"pseudo-time steps and {totals['newton']} Newton iterations")
+                                 f"pseudo-time steps and {totals['newton']} Newton iterations", s)
         history.append(record)
         if progress is not None:
             progress(record, s)
@@ -329,7 +329,7 @@ def solve_steady(problem: Problem, numerics: Numerics, state: State, coupling: C
         s, diag = march.run_chunk(s, steps)
         if not bool(diag["finite"]):
             raise SolverDiverged(f"the pseudo-time march diverged (non-finite values) after "
-                                 f"{totals['march'] + int(diag['steps'])} steps")
+                                 f"{totals['march'] + int(diag['steps'])} steps", s)
         totals["march"] += int(diag["steps"])
         return s.replace(temperature_residue=None)
 
