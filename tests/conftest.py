@@ -44,7 +44,7 @@ def x64():
 # heaviest files go first (longest-first scheduling), the rest keep their order.  Costs in s under
 # two workers, 2026-11-28: hall ~160, validation_quick ~150, adjoint ~140, cli ~110, parallel ~85,
 # local_time_step ~60, boundaries ~50, fields ~45, fas ~45, liquid ~45.
-HEAVIEST_FIRST = ("test_hall.py", "test_validation_quick.py", "test_adjoint.py", "test_cli.py", "test_parallel.py",
+HEAVIEST_FIRST = ("test_hall.py", "test_newton.py", "test_validation_quick.py", "test_adjoint.py", "test_cli.py", "test_parallel.py",
                   "test_local_time_step.py", "test_boundaries.py", "test_fields.py", "test_fas.py", "test_liquid.py")
 
 
