@@ -319,3 +319,13 @@ def test_check_reports_and_refuses_the_memory_of_an_adjoint_study(capsys, monkey
     assert cli.main(["check", str(STUDY_B), "--cell", "0.6"]) == 2
     err = " ".join(capsys.readouterr().err.split())
     assert "optimize: the grid needs about" in err and "backward pass of a design gradient" in err
+
+
+def test_bench_records_with_a_missing_quantity_are_written_as_strict_json(tmp_path):
+    """A Newton solve has no Poisson iterations per step (NaN): the --json file says null, not NaN."""
+    import json as _json
+    from thermo.cli import _console, _write_json
+
+    target = tmp_path / "records.json"
+    _write_json([{"case": "x", "poisson_iters": float("nan"), "steps": 3}], target, _console())
+    assert _json.loads(target.read_text()) == [{"case": "x", "poisson_iters": None, "steps": 3}]

@@ -569,9 +569,13 @@ def averaged_text(averaged: dict) -> str:
 
 
 def _write_json(records, path: Path, console) -> None:
+    """Bench records as strict JSON (a quantity a solver does not have, such as the Poisson
+    iterations per step of a Newton solve, is NaN in the record and null in the file)."""
+    from .io.summary import jsonable
+
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.", delete=False) as handle:
-        json.dump(records, handle, indent=1, allow_nan=False)
+        json.dump(jsonable(records), handle, indent=1, allow_nan=False)
         handle.write("\n")
     os.replace(handle.name, path)
     console.print(f"records written to {path}")
