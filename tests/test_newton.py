@@ -121,3 +121,15 @@ def test_a_diverged_solve_carries_its_state_so_the_message_can_say_where(tiny_ne
     assert caught.value.state is not None
     text = describe_non_finite(model, caught.value.state)
     assert text is not None and "non-finite" in text
+
+
+def test_a_start_is_stepped_before_it_is_judged(tiny_newton):
+    """The steady residuals leave out boundary face values and continuity, which every step imposes:
+    a warm start from another hall (hall-small's answer given to hall-small-s08, tile flow 0.8x)
+    passed as converged in zero iterations.  The solve now steps once before judging."""
+    from thermo.solvers.newton import NewtonOptions, solve_steady
+
+    model, result = tiny_newton
+    _, report = solve_steady(model.problem, model.numerics, result.state, model.coupling,
+                             NewtonOptions(max_iterations=2))
+    assert report.march_steps >= 1 and report.converged
