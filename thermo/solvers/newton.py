@@ -385,7 +385,10 @@ def solve_steady(problem: Problem, numerics: Numerics, state: State, coupling: C
             # no decrease along the Newton direction: the linear model does not hold here;
             # a chunk of pseudo-time steps moves the state on (continuation)
             state = run_march(state, options.march_chunk)
-            record = measure(state, "march", linear_residual=float(linear), krylov=int(products))
+            # a non-finite GMRES residual (a linearised product that overflowed) is recorded as
+            # None: the Newton step was not taken, the march chunk was
+            record = measure(state, "march", linear_residual=float(linear) if np.isfinite(float(linear)) else None,
+                             krylov=int(products))
             stalled += 1
         else:
             state = _finish_compiled(num, pre, problem, accepted).replace(temperature_residue=None)
