@@ -614,7 +614,7 @@ def _newton_summary(newton) -> dict:
             "krylov_iterations": newton.krylov_iterations, "march_steps": newton.march_steps,
             "residual_momentum": newton.residual_momentum, "residual_temperature": newton.residual_temperature,
             "residual_tolerance": newton.tolerance, "newton_seconds": newton.seconds,
-            "residual_history": [{k: v for k, v in r.items()} for r in newton.residual_history]}
+            "residual_history": [dict(r) for r in newton.residual_history]}
 
 
 def _solve_air(model: HallModel, progress: Callable | None = None, max_steps: int | None = None,

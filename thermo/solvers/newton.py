@@ -45,7 +45,7 @@ from jax.flatten_util import ravel_pytree
 
 from ..fields import State, compensation_for
 from ..problem import Problem
-from ..solve import (Numerics, Precomputed, Solver, SolverDiverged, current_eddy_viscosity, precompute,
+from ..solve import (Numerics, Precomputed, Solver, SolverDiverged, current_eddy_viscosity,
                      stable_time_step, step, steady_residuals)
 from .krylov import gmres
 
@@ -67,8 +67,6 @@ class NewtonOptions:
       cfl: Courant number of the implicit pseudo-time step whose fixed point is solved
         (the preconditioner: larger is stronger but the line-implicit factorisation
         degrades above about 5-10, measured).
-      newton_cfl: Courant number of the step map whose fixed point Newton solves (None: ``cfl``);
-        the map need not be a stable march, only a good preconditioner.
       tol: relative drop of both steady residuals at which the solve stops; None: 1e-6 in
         float64, ``FLOAT32_FLOOR`` in float32.
       march_drop: the pseudo-time march hands over to Newton once both residuals are below
@@ -86,7 +84,6 @@ class NewtonOptions:
     """
 
     cfl: float = 5.0
-    newton_cfl: float | None = None
     tol: float | None = None
     march_drop: float = 1e-2
     march_steps: int = 600
@@ -125,13 +122,13 @@ class NewtonReport:
     residual_history: list = field(default_factory=list)
 
 
-def step_numerics(numerics: Numerics, options: NewtonOptions, dtype, cfl: float | None = None) -> Numerics:
+def step_numerics(numerics: Numerics, options: NewtonOptions, dtype) -> Numerics:
     """The numerics of the step map: ``numerics``' physics and scheme, one implicit Euler
     pseudo-time step at ``options.cfl`` everywhere, the pressure solved tightly."""
     tol = options.poisson_tol
     if tol is None:
         tol = 1e-10 if np.dtype(dtype) == np.float64 else 1e-6
-    cfl = options.cfl if cfl is None else cfl
+    cfl = options.cfl
     scale = cfl / numerics.cfl
     return replace(numerics, pseudo_time="implicit", scheme="euler", cfl=cfl, local_time_step=1.0,
                    fixed_dt=None, turbulence_every=1, max_dt=numerics.max_dt * scale,
@@ -246,7 +243,6 @@ _direction_compiled = jax.jit(_newton_direction, static_argnums=(0, 1, 2, 3))
 _trial_compiled = jax.jit(_trial, static_argnums=(0, 1))
 _norms_compiled = jax.jit(_residual_norms, static_argnums=(0, 1))
 _finish_compiled = jax.jit(_finish_state, static_argnums=0)
-_precompute_compiled = jax.jit(precompute, static_argnums=1)
 
 
 def _rest_increments(numerics: Numerics, coupling, pre: Precomputed, problem: Problem, rest: State):
@@ -292,9 +288,8 @@ def solve_steady(problem: Problem, numerics: Numerics, state: State, coupling: C
     start = _time.perf_counter()
     dtype = state.temperature.dtype
     tol = options.tolerance(dtype)
-    march_numerics = step_numerics(numerics, options, dtype)
-    num = step_numerics(numerics, options, dtype, options.newton_cfl)
-    march = Solver(problem, march_numerics, chunk=options.march_chunk, coupling=coupling, layout=layout)
+    num = step_numerics(numerics, options, dtype)
+    march = Solver(problem, num, chunk=options.march_chunk, coupling=coupling, layout=layout)
     pre = march.prepare()
     problem = march.problem
     rest = march.initial_state().replace(temperature_residue=None)
